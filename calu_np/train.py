@@ -1,0 +1,124 @@
+"""Training loop: mini-batch Adam on mean |y − t|² plus the ramped regularization potential."""
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .losses import mse_backward, mse_forward
+from .network import initialise
+from .optim import Adam, decayed_lr
+from .regularizer import regularizer_strength
+
+logger = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite. The network keeps the last parameters with a finite loss."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run. The defaults are the ones that trained best in our tests."""
+
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 0.02
+    lr_end: float = 0.002
+    reg_strength: float = 1e-3
+    reg_start: float = 0.6  # fraction of the steps at which the regularizer starts ramping in
+    reg_end: float = 0.9  # fraction of the steps at which it reaches full strength
+    restarts: int = 4  # independent initialisations tried before the main run
+    restart_steps: int = 2000  # steps of each trial; the best one continues
+    seed: int = 0
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def _first_nonfinite_layer(network, cache):
+    _, _, outputs = cache
+    for i, output in enumerate(outputs):
+        if not np.all(np.isfinite(output)):
+            return f"the output of layer {i} ({network.layers[i].kind})"
+    return "the loss"
+
+
+def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, total_steps=None):
+    """Train `network.params` in place for `steps` mini-batch steps. Returns the loss curve.
+
+    `progress`, if given, is called with the number of steps just completed. On a NaN or inf
+    loss the parameters are restored to the last step whose loss was finite and
+    TrainingDiverged is raised, naming the step and the first layer that went non-finite.
+    """
+    total_steps = steps if total_steps is None else total_steps
+    params = network.params
+    optimizer = Adam(params, lr=config.lr)
+    n = x.shape[0]
+    batch_size = min(config.batch_size, n)
+    losses = []
+    last_good = network.copy_params()
+
+    for step in range(steps):
+        global_step = step_offset + step
+        batch = rng.choice(n, size=batch_size, replace=False) if batch_size < n else np.arange(n)
+
+        y, cache = network.forward(x[batch])
+        loss, residual = mse_forward(y, t[batch])
+        if not np.isfinite(loss):
+            network.params.clear()
+            network.params.update(last_good)
+            where = _first_nonfinite_layer(network, cache)
+            raise TrainingDiverged(
+                f"the loss became {loss} at step {global_step + 1}, first in {where}; "
+                "the last finite parameters were kept"
+            )
+        if step % 50 == 0:
+            last_good = network.copy_params()
+
+        grads, _ = network.backward(mse_backward(residual), cache)
+        strength = regularizer_strength(global_step, total_steps, config.reg_strength, config.reg_start, config.reg_end)
+        if strength > 0:
+            _, reg_grads = network.regularizer()
+            for key, grad in reg_grads.items():
+                grads[key] = grads[key] + strength * grad
+
+        lr = decayed_lr(global_step, total_steps, config.lr, config.lr_end)
+        optimizer.step(params, grads, lr=lr)
+        losses.append(loss)
+        if progress is not None:
+            progress(1)
+    return losses
+
+
+def train(network, x, t, config, progress=None):
+    """Initialise and train `network` on (x, t) following `config`. Returns the loss curve.
+
+    With `config.restarts` > 1, that many initialisations are each trained for
+    `config.restart_steps` steps, the one with the lowest full-batch loss is kept, and it is
+    then trained for `config.steps` more. Seeded by `config.seed`: the same seed on the same
+    machine gives bit-identical results.
+    """
+    rng = np.random.default_rng(config.seed)
+    x = np.asarray(x, dtype=np.complex128)
+    t = np.asarray(t, dtype=np.complex128)
+    curve = []
+
+    if config.restarts > 1:
+        best = None
+        for trial in range(config.restarts):
+            initialise(network, rng)
+            trial_curve = run_adam(network, x, t, config, config.restart_steps, rng, progress,
+                                   total_steps=config.restart_steps * 10)
+            y, _ = network.forward(x)
+            loss = mse_forward(y, t)[0]
+            logger.info("restart %d: loss %.3e after %d steps", trial, loss, config.restart_steps)
+            if best is None or loss < best[0]:
+                best = (loss, network.copy_params(), trial_curve)
+        network.params = best[1]
+        curve.extend(best[2])
+    else:
+        initialise(network, rng)
+
+    curve.extend(run_adam(network, x, t, config, config.steps, rng, progress))
+    return curve

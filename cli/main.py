@@ -1,0 +1,40 @@
+"""Entry point of the `calu-np` command. Subcommands are imported only when they run, so
+`calu-np --help` starts without loading NumPy or compiling kernels."""
+
+import importlib
+
+import click
+
+# Command name -> (module inside calu_np_cli, attribute, one-line help for the listing).
+COMMANDS = {
+    "train": ("train", "train", "Train a CALU network on one of the talk's tasks and print the learned formula."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module on first use."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[name]
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        return getattr(module, attribute)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="calu-np", prog_name="calu-np")
+def main():
+    """calu-np: neural networks that learn exact arithmetic laws (CALU)."""
+
+
+if __name__ == "__main__":
+    main()
