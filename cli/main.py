@@ -8,6 +8,7 @@ import click
 # Command name -> (module inside calu_np_cli, attribute, one-line help for the listing).
 COMMANDS = {
     "train": ("train", "train", "Train a CALU network on one of the talk's tasks and print the learned formula."),
+    "data": ("data", "data", "Generate data sets (H/Z → μμ events with Pythia 8)."),
 }
 
 

@@ -1,0 +1,50 @@
+"""`calu-np data hep`: generate H/Z → μμ events with Pythia 8 (optional extra [hep])."""
+
+import os
+
+import click
+
+from .common import progress_bar
+
+
+@click.group()
+def data():
+    """Generate data sets."""
+
+
+@data.command()
+@click.option("--process", required=True, type=click.Choice(["higgs", "z"]),
+              help="gg → H → μμ, or Z/γ* → μμ with 60 < m_μμ < 120 GeV.")
+@click.option("--sqrt-s", "sqrt_s", type=click.FloatRange(min=0, min_open=True), default=13000.0, show_default=True,
+              help="Collision energy √s in GeV.")
+@click.option("--events", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of events.")
+@click.option("--seed", type=click.IntRange(min=1, max=900_000_000), default=1, show_default=True,
+              help="Pythia random seed (1 to 900000000; Pythia reads 0 as a seed from the clock).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output .npz file: features (events, 8) = (E, px, py, pz) of μ+ then μ− in GeV, and metadata.")
+def hep(process, sqrt_s, events, seed, out):
+    """Generate pp → H/Z → μμ events with Pythia 8 and write their muon four-vectors."""
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"the folder {folder} does not exist", param_hint="--out")
+
+    from calu_np.hep import generate_events, save_sample
+
+    done = 0
+    with progress_bar(events, f"{process} at {sqrt_s / 1000:g} TeV") as bar:
+        def progress(n_done):
+            nonlocal done
+            bar.update(n_done - done)
+            done = n_done
+
+        try:
+            features, metadata = generate_events(process, sqrt_s, events, seed, progress=progress)
+        except ImportError as error:
+            raise click.UsageError(str(error)) from None
+        except (ValueError, RuntimeError) as error:
+            raise click.ClickException(str(error)) from None
+    try:
+        save_sample(out, features, metadata)
+    except (ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"wrote {len(features)} {process} events at √s = {sqrt_s:g} GeV to {out}")

@@ -1,0 +1,119 @@
+"""`calu-np train`: train a CALU network on one of the talk's tasks, snap it and print its formula."""
+
+import time
+
+import click
+
+from .common import engine_option, format_mse, json_option, layers_callback, print_json, progress_bar, q_callback, seed_option
+
+REGRESSION_TASKS = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
+
+
+def _planned_steps(task_info, steps):
+    """Return the number of progress units a default run reports: restarts plus the main run."""
+    from calu_np.train import TrainConfig
+
+    config = TrainConfig(steps=task_info.steps if steps is None else steps)
+    restarts = config.restarts * config.restart_steps if config.restarts > 1 else 0
+    return restarts + config.steps
+
+
+@click.command()
+@click.option("--task", required=True, type=click.Choice(REGRESSION_TASKS),
+              help="Which of the talk's experiments to train.")
+@seed_option
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Adam steps of the main run (default: the task's own).")
+@click.option("--layers", callback=layers_callback, default=None,
+              help="Layer stack written as in the talk, for example '2 5:CALUm 1:CALUa' (default: the task's own).")
+@click.option("--q", "q", multiple=True, callback=q_callback,
+              help="Quantized set such as 0..2, -2..2 or e,pi; give it once for every layer or once per layer.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Initial Adam learning rate; it decays geometrically to a tenth (default 0.02).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the trained model to this .npz file.")
+@json_option
+@engine_option
+def train(task, seed, steps, layers, q, lr, out, as_json):
+    """Train a CALU network on one of the talk's tasks and print the learned formula."""
+    from calu_np.experiment import run_regression
+    from calu_np.formula import formulas_of
+    from calu_np.io import save_model
+    from calu_np.tasks import get_task
+    from calu_np.train import TrainingDiverged
+
+    task_info = get_task(task)
+    spec_text = str(layers) if layers is not None else None
+    if spec_text is not None:
+        if layers.n_inputs != task_info.n_inputs or layers.n_outputs != len(task_info.output_names):
+            raise click.BadParameter(
+                f"'{spec_text}' maps {layers.n_inputs} inputs to {layers.n_outputs} outputs, "
+                f"but task {task} maps {task_info.n_inputs} to {len(task_info.output_names)}",
+                param_hint="--layers",
+            )
+    n_layers = len(layers.layers) if layers is not None else len(task_info.q)
+    if q is not None and len(q) not in (1, n_layers):
+        raise click.BadParameter(f"got {len(q)} sets for {n_layers} layers: give one for all layers or one per layer",
+                                 param_hint="--q")
+
+    start = time.perf_counter()
+    total = _planned_steps(task_info, steps)
+    try:
+        with progress_bar(total, f"training {task}") as bar:
+            result = run_regression(task, seed=seed, steps=steps, layers=spec_text, q=q, lr=lr, progress=bar.update)
+    except TrainingDiverged as error:
+        raise click.ClickException(f"training stopped: {error}") from None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    seconds = time.perf_counter() - start
+
+    network = result.network
+    formulas = formulas_of(network, task_info.input_names, task_info.output_names)
+    summary = {
+        "task": task,
+        "layers": str(network.spec),
+        "q": q if q is not None else list(task_info.q),
+        "seed": seed,
+        "steps": result.config.steps,
+        "metrics": result.metrics,
+        "snap": {
+            "kept": result.snap_report.kept,
+            "method": result.snap_report.method,
+            "training_mse_before": result.snap_report.loss_before,
+            "training_mse_after": result.snap_report.loss_after,
+        },
+        "formula": formulas,
+        "seconds": round(seconds, 2),
+    }
+
+    if out is not None:
+        metadata = {
+            "task": task,
+            "seed": seed,
+            "input_names": list(task_info.input_names),
+            "output_names": list(task_info.output_names),
+            "metrics": result.metrics,
+            "train_config": result.config.as_dict(),
+        }
+        try:
+            save_model(out, network, metadata)
+        except (ValueError, OSError) as error:
+            raise click.ClickException(str(error)) from None
+        summary["model"] = out
+
+    if as_json:
+        print_json(summary)
+        return
+
+    before, after = result.metrics["before_snap"], result.metrics["after_snap"]
+    click.echo(f"task {task}: {task_info.description}")
+    click.echo(f"layers {network.spec}, seed {seed}, {seconds:.1f} s")
+    click.echo(f"{'':14}{'interpolation MSE':>20}{'extrapolation MSE':>20}")
+    click.echo(f"{'before snap':14}{format_mse(before['interpolation_mse']):>20}{format_mse(before['extrapolation_mse']):>20}")
+    click.echo(f"{'after snap':14}{format_mse(after['interpolation_mse']):>20}{format_mse(after['extrapolation_mse']):>20}")
+    click.echo(result.snap_report.describe())
+    click.echo("learned formula:")
+    for line in formulas:
+        click.echo(f"  {line}")
+    if out is not None:
+        click.echo(f"model written to {out}")

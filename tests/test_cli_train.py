@@ -1,0 +1,117 @@
+"""The `calu-np train` and `calu-np data` commands through click's CliRunner."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from calu_np.io import load_model
+from calu_np_cli.main import main
+
+FAST = ["--steps", "300"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_help_lists_commands(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "train" in result.output
+    assert "data" in result.output
+
+
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        (["--task", "nope"], "nope"),
+        (["--task", "mul", "--layers", "2 5:CALUx 1:CALUa"], "unknown kind"),
+        (["--task", "mul", "--layers", "two 5:CALUm"], "positive input size"),
+        (["--task", "mul", "--layers", "3 5:CALUm 1:CALUa"], "maps 3 inputs"),
+        (["--task", "mul", "--q", ""], "invalid Q"),
+        (["--task", "mul", "--q", "0,1,1"], "more than once"),
+        (["--task", "mul", "--q", "0..2", "--q", "0..2", "--q", "0..1"], "one per layer"),
+        (["--task", "mul", "--steps", "0"], "--steps"),
+        (["--task", "mul", "--steps", "-5"], "--steps"),
+        (["--task", "mul", "--lr", "0"], "--lr"),
+        (["--task", "mul", "--engine", "gpu"], "unknown engine"),
+    ],
+)
+def test_train_rejects_bad_input(runner, arguments, fragment):
+    result = runner.invoke(main, ["train", *arguments])
+    assert result.exit_code != 0
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, (TypeError, KeyError, AttributeError))
+
+
+def test_train_out_in_missing_folder(runner, tmp_path):
+    out = tmp_path / "missing" / "model.npz"
+    result = runner.invoke(main, ["train", "--task", "mul", *FAST, "--out", str(out)])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
+    assert not out.exists()
+
+
+def test_train_mul_json_and_model(runner, tmp_path):
+    out = tmp_path / "mul.npz"
+    result = runner.invoke(main, ["train", "--task", "mul", "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["task"] == "mul"
+    assert summary["layers"] == "2 5:CALUm 1:CALUa"
+    assert summary["snap"]["kept"] is True
+    assert summary["metrics"]["after_snap"]["extrapolation_mse"] <= 1e-20
+    assert summary["formula"] == ["y0 = x0*x1"]
+
+    network, metadata = load_model(out)
+    assert metadata["task"] == "mul"
+    assert metadata["input_names"] == ["x0", "x1"]
+    x = np.array([[3.0, -7.0], [-0.5, 40.0]])
+    y, _ = network.forward(x)
+    np.testing.assert_allclose(y[:, 0].real, x[:, 0] * x[:, 1], rtol=1e-13)
+
+
+def test_train_text_report(runner):
+    result = runner.invoke(main, ["train", "--task", "add", *FAST])
+    assert result.exit_code == 0, result.output
+    assert "before snap" in result.output
+    assert "after snap" in result.output
+    assert "learned formula:" in result.output
+
+
+def test_train_same_seed_same_result(runner):
+    first = runner.invoke(main, ["train", "--task", "sub", *FAST, "--seed", "3", "--json"])
+    second = runner.invoke(main, ["train", "--task", "sub", *FAST, "--seed", "3", "--json"])
+    assert first.exit_code == 0, first.output
+    metrics_first = json.loads(first.output)["metrics"]
+    metrics_second = json.loads(second.output)["metrics"]
+    assert metrics_first == metrics_second
+
+
+def test_data_hep_rejects_missing_folder(runner, tmp_path):
+    out = tmp_path / "missing" / "events.npz"
+    result = runner.invoke(main, ["data", "hep", "--process", "z", "--events", "5", "--out", str(out)])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
+
+
+def test_data_hep_rejects_bad_process(runner, tmp_path):
+    result = runner.invoke(main, ["data", "hep", "--process", "w", "--out", str(tmp_path / "e.npz")])
+    assert result.exit_code != 0
+    assert "'w'" in result.output
+
+
+def test_data_hep_generates_events(runner, tmp_path):
+    pytest.importorskip("pythia8mc")
+    from calu_np.hep import load_sample
+
+    out = tmp_path / "z.npz"
+    result = runner.invoke(main, ["data", "hep", "--process", "z", "--events", "20", "--seed", "5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    features, metadata = load_sample(out)
+    assert features.shape == (20, 8)
+    assert metadata["seed"] == 5
