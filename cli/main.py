@@ -9,6 +9,7 @@ import click
 COMMANDS = {
     "train": ("train", "train", "Train a CALU network on one of the talk's tasks and print the learned formula."),
     "data": ("data", "data", "Generate data sets (H/Z → μμ events with Pythia 8)."),
+    "bench": ("bench", "bench", "Run benchmark sweeps (the NALM single-module arithmetic task) and write their tables."),
 }
 
 

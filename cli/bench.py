@@ -1,0 +1,142 @@
+"""`calu-np bench`: benchmark sweeps. `bench nalm` runs the single-module arithmetic task of the
+Neural Arithmetic Logic Modules benchmark over models, operations, ranges and seeds."""
+
+import logging
+import os
+import sys
+import time
+
+import click
+
+OPERATIONS = ("add", "sub", "mul", "div")
+MODELS = ("calu", "nau", "nmu", "nac", "nalu", "npu")
+
+
+def _comma_list(allowed):
+    """Return a click callback that splits "a,b" into a list and checks every item."""
+
+    def parse(ctx, param, value):
+        items = [item.strip().lower() for item in value.split(",") if item.strip()]
+        if items == ["all"]:
+            return list(allowed)
+        if not items:
+            raise click.BadParameter(f"expected a comma-separated list from {', '.join(allowed)}, or 'all'")
+        for item in items:
+            if item not in allowed:
+                raise click.BadParameter(f"unknown value {item!r}: expected a comma-separated list from "
+                                         f"{', '.join(allowed)}, or 'all'")
+        return list(dict.fromkeys(items))
+
+    return parse
+
+
+def _parse_ranges(ctx, param, value):
+    """Turn --ranges into range indices: 'all', or 1-based numbers and interpolation ranges like '[1,2]'."""
+    from calu_np.nalm import RANGES
+
+    text = value.strip().lower()
+    if text == "all":
+        return list(range(len(RANGES)))
+    names = {pair.name.replace(" ", ""): i for i, pair in enumerate(RANGES)}
+    indices = []
+    for item in text.replace(" ", "").split(";"):
+        if item.isdigit() and 1 <= int(item) <= len(RANGES):
+            indices.append(int(item) - 1)
+        elif item in names:
+            indices.append(names[item])
+        else:
+            known = "; ".join(f"{i + 1}={pair.name}" for i, pair in enumerate(RANGES))
+            raise click.BadParameter(f"unknown range {item!r}: give 'all' or a ';'-separated list of numbers or "
+                                     f"interpolation ranges ({known})")
+    return list(dict.fromkeys(indices))
+
+
+@click.group()
+def bench():
+    """Run benchmark sweeps and write their tables."""
+
+
+@bench.command()
+@click.option("--models", default="calu,nau,nmu,nalu,npu", show_default=True, callback=_comma_list(MODELS),
+              help=f"Comma-separated models from {', '.join(MODELS)}, or 'all'.")
+@click.option("--ops", default="all", show_default=True, callback=_comma_list(OPERATIONS),
+              help="Comma-separated operations from add, sub, mul, div, or 'all'.")
+@click.option("--ranges", default="all", show_default=True, callback=_parse_ranges,
+              help="'all', or a ';'-separated list of range numbers 1-9 or interpolation ranges such as '[1,2]'.")
+@click.option("--seeds", type=click.IntRange(min=1), default=25, show_default=True,
+              help="Number of seeds (runs) per model, operation and range, starting at --first-seed.")
+@click.option("--first-seed", type=click.IntRange(min=0), default=0, show_default=True, help="First seed.")
+@click.option("--iterations", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Training iterations (optimizer steps) per run.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Iterations between evaluations of the interpolation and extrapolation MSE.")
+@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
+              help="Stop a run at the first checkpoint whose interpolation MSE is below the ε threshold "
+              "of the interpolation range.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes on this machine.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the cells on the Dask distributed cluster at this scheduler address, "
+              "e.g. tcp://10.0.0.5:8786 (needs the dask extra).")
+@click.option("--results", "results_path", type=click.Path(dir_okay=False), default="nalm-results.jsonl",
+              show_default=True, help="JSON-lines file of finished runs; cells already in it are skipped.")
+@click.option("--table", "table_path", type=click.Path(dir_okay=False), default=None,
+              help="Markdown table to write (default: the results path with .md).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="CSV table to write (default: the results path with .csv).")
+def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, early_stop, jobs, scheduler,
+         results_path, table_path, csv_path):
+    """Run the single-module arithmetic task of the Neural Arithmetic Logic Modules benchmark.
+
+    Every (model, op, range, seed) cell trains one model on y = a ∘ b and is appended to the
+    results file when it finishes, so an interrupted sweep can be rerun to complete it. The
+    table lists the success rate with its 95% Wilson interval, the median iteration at which
+    successful runs first met the criterion, and the median quantization error.
+    """
+    from calu_np import nalm as benchmark
+
+    if checkpoint_every > iterations:
+        raise click.BadParameter(f"{checkpoint_every} is more than --iterations {iterations}: "
+                                 "give a checkpoint interval of at most the iteration count",
+                                 param_hint="--checkpoint-every")
+    if scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise click.UsageError("--scheduler needs the dask extra: pip install 'calu-np[dask]'") from None
+
+    stem = os.path.splitext(results_path)[0]
+    table_path = table_path or f"{stem}.md"
+    csv_path = csv_path or f"{stem}.csv"
+    protocol = benchmark.Protocol(iterations=iterations, checkpoint_every=checkpoint_every, early_stop=early_stop)
+    cells = benchmark.make_cells(models, ops, ranges, range(first_seed, first_seed + seeds))
+    done = benchmark.finished_records(results_path, protocol)
+    pending = sum(cell.key() not in done for cell in cells)
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{jobs} worker process(es)"
+    click.echo(f"{len(cells)} cells: {len(cells) - pending} already in {results_path}, "
+               f"{pending} to run on {where}", err=True)
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    start = time.perf_counter()
+    with click.progressbar(length=pending, label="nalm cells", file=sys.stderr, show_eta=True,
+                           show_percent=True, item_show_func=lambda key: key) as bar:
+        try:
+            outcome = benchmark.run_sweep(cells, protocol, results_path, jobs=jobs, scheduler=scheduler,
+                                          on_result=lambda record: bar.update(1, record["key"]))
+        except OSError as error:
+            raise click.ClickException(f"cannot write {results_path}: {error}") from None
+        except RuntimeError as error:
+            raise click.ClickException(str(error)) from None
+    seconds = time.perf_counter() - start
+
+    rows = benchmark.summarise(outcome.records)
+    table = benchmark.markdown_table(rows)
+    with open(table_path, "w", encoding="utf-8") as file:
+        file.write(table)
+    benchmark.write_csv(rows, csv_path)
+    click.echo(table)
+    click.echo(f"ran {outcome.ran} cells in {seconds:.0f} s, skipped {outcome.skipped} finished ones; "
+               f"wrote {table_path} and {csv_path}", err=True)
+    if outcome.failed:
+        raise click.ClickException(f"{len(outcome.failed)} cell(s) failed, first {outcome.failed[0][0]}: "
+                                   f"{outcome.failed[0][1]}; rerun the same command to retry them")
