@@ -10,7 +10,7 @@ from .network import Network
 from .snap import snap
 from .spec import parse_layers, parse_q
 from .tasks import get_task
-from .train import TrainConfig, train
+from .train import TrainConfig, planned_steps, train
 
 N_TRAIN = 2000
 N_TEST = 2000
@@ -42,6 +42,36 @@ def make_data(task, seed, n_train=N_TRAIN, n_test=N_TEST):
     return train_set, interpolation, extrapolation
 
 
+def default_config(task_name, seed=0, steps=None, lr=None):
+    """Return the TrainConfig `run_regression` uses for `task_name` when given no config.
+
+    `planned_steps(default_config(...))` is the total a progress bar for that run should show.
+    """
+    task = get_task(task_name)
+    config = TrainConfig(steps=task.steps if steps is None else steps, seed=seed, **task.extra)
+    if lr is not None:
+        config.lr = lr
+        config.lr_end = lr / 10
+    return config
+
+
+class _CountingProgress:
+    """Forward progress units to a callback and count them."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.done = 0
+
+    def __call__(self, n):
+        self.done += n
+        if self.callback is not None:
+            self.callback(n)
+
+    def finish(self, total):
+        if self.done < total:
+            self(total - self.done)
+
+
 def run_regression(task_name, seed=0, steps=None, layers=None, q=None, lr=None, progress=None, config=None):
     """Train the CALU network for `task_name`, snap it and measure it.
 
@@ -63,20 +93,20 @@ def run_regression(task_name, seed=0, steps=None, layers=None, q=None, lr=None, 
     network = Network(spec, [parse_q(text) for text in q_texts])
 
     if config is None:
-        config = TrainConfig(steps=task.steps if steps is None else steps, seed=seed)
-        if lr is not None:
-            config.lr = lr
-            config.lr_end = lr / 10
+        config = default_config(task.name, seed, steps, lr)
 
     (x, t), (x_in, t_in), (x_out, t_out) = make_data(task, seed)
+    reported = _CountingProgress(progress)
     start = time.perf_counter()
-    curve = train(network, x, t, config, progress=progress)
+    curve = train(network, x, t, config, progress=reported)
     soft = {
         "interpolation_mse": mse(network.forward(x_in)[0], t_in),
         "extrapolation_mse": mse(network.forward(x_out)[0], t_out),
     }
-    report = snap(network, x, t)
+    report = snap(network, x, t, config, progress=reported)
     seconds = time.perf_counter() - start
+    # The snap retrains only when it must: report the unused units so a progress bar completes.
+    reported.finish(planned_steps(config))
 
     snapped = {
         "interpolation_mse": mse(network.forward(x_in)[0], t_in),

@@ -1,33 +1,63 @@
 """Snap: replace every soft weight by an exact element of Q (times ±1) and keep it if it helps.
 
 After training, each softmax is close to one-hot but never exactly, so the model carries
-errors of the order of the leftover probabilities. Snapping sets N to the most probable q and
-the phasor to the nearer of ±1, which makes the network an exact formula whose error is float64
-round-off when the snap is right.
+errors of the order of the leftover probabilities. A snap sets every weight to an exact value,
+which makes the network an exact formula whose error is float64 round-off when the snap is
+right. Three candidates are built from the training set alone and the one with the lowest
+training loss wins; it is kept only if that loss is not above the soft model's:
+
+- "argmax": each quantizer at its most probable q and each phasor at the nearer of ±1.
+- "refit": every layer but the last at its argmax; the last layer, when it is a CALUa layer,
+  refitted by least squares on the features it receives and rounded onto the values its weights
+  can take. Units of the layer before that compute the same function (identical weight rows)
+  are merged first, so two exact units can never leave a cancelling round-off error.
+- "refit+retrain": while the refit is above round-off, the units that the refit leaves unused
+  are re-initialised, everything else is frozen at its exact value, the network is retrained
+  briefly and refitted again (at most `config.snap_rounds` times).
+
+Exactness: every final weight is an element of Q times ±1 (±1 only where the phasor is
+trainable). A rounded coefficient larger than max |Q| is spread over several copies of the same
+unit, each carrying an element of Q·{±1}, and the copies compute bit-identical features. Only
+when no unused unit is left to copy into does a weight hold the plain sum of such elements,
+which is still an exact small number (an integer for integer Q); the report says "merged sum".
 """
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import engine
 from .losses import mse
+
+logger = logging.getLogger(__name__)
+
+# A training MSE below this fraction of mean |t|² counts as float64 round-off: exact formulas
+# reach about 1e-30 relative, while a single wrong weight costs far more than 1e-20.
+ROUND_OFF = 1e-20
 
 
 @dataclass
 class SnapReport:
-    """Outcome of a snap: whether it was kept and the training loss before and after."""
+    """Outcome of a snap: whether it was kept, the training loss before and after, and how.
+
+    `candidates` maps every method tried to its training loss; `method` is the one chosen.
+    """
 
     kept: bool
     loss_before: float
     loss_after: float
     method: str = "argmax"
+    candidates: dict = field(default_factory=dict)
 
     def describe(self):
+        tried = ", ".join(f"{name} {loss:.1e}" for name, loss in self.candidates.items())
+        tried = f" [tried: {tried}]" if tried else ""
         if self.kept:
-            return f"snap kept ({self.method}): training MSE {self.loss_before:.3e} -> {self.loss_after:.3e}"
+            return f"snap kept ({self.method}): training MSE {self.loss_before:.3e} -> {self.loss_after:.3e}{tried}"
         return (
             f"snap rejected ({self.method}): training MSE would rise from {self.loss_before:.3e} "
-            f"to {self.loss_after:.3e}; the soft weights were kept"
+            f"to {self.loss_after:.3e}; the soft weights were kept{tried}"
         )
 
 
@@ -38,17 +68,284 @@ def freeze(network, Ms):
         layer.fixed_M[...] = M
 
 
-def snap(network, x, t):
-    """Snap `network` in place to its most probable weights if that does not raise the training loss.
+def allowed_values(layer):
+    """Return the exact values one weight of `layer` can take: Q, and −Q where the phasor is trainable."""
+    values = list(layer.q)
+    if layer.trainable_phasor:
+        values += [-value for value in layer.q]
+    unique = []
+    for value in values:
+        if not any(value == seen for seen in unique):
+            unique.append(value)
+    return np.array(unique, dtype=np.complex128)
 
-    Returns a SnapReport saying which happened.
+
+def snapped_loss(network, x, t, Ms):
+    """Return the training MSE of the network with total weights Ms, or inf if any output is not finite."""
+    with np.errstate(all="ignore"):
+        y = network.forward(x, Ms=Ms)[0]
+    if not np.all(np.isfinite(y)):
+        return float("inf")
+    return mse(y, t)
+
+
+def decompose(value, values, max_terms):
+    """Write `value` as a sum of at most `max_terms` elements of `values`, nearest first.
+
+    Each term is the element closest to what is left, taken only while it brings the sum
+    closer, so 2.6 over {−2, …, 2} gives [2, 1] and 0.4 gives [].
+    """
+    terms = []
+    rest = value
+    while len(terms) < max_terms:
+        term = values[np.argmin(np.abs(rest - values))]
+        if term == 0 or abs(rest - term) >= abs(rest):
+            break
+        terms.append(term)
+        rest = rest - term
+    return terms
+
+
+def nearest_weights(network):
+    """Return every layer's M with each soft total weight N ∘ W rounded to the nearest allowed value.
+
+    This differs from the argmax where a softmax spreads evenly around its mean: P = (0.33,
+    0.35, 0.32) over Q = {0, 1, 2} has N ≈ 1 but a nearly arbitrary argmax. Frozen weights keep
+    their fixed values.
+    """
+    soft_Ms, _ = network.weights()
+    Ms = []
+    for layer, M in zip(network.layers, soft_Ms):
+        values = allowed_values(layer)
+        nearest = values[np.argmin(np.abs(M[..., None] - values), axis=-1)]
+        Ms.append(np.where(layer.frozen, layer.fixed_M, nearest))
+    return Ms
+
+
+def _features(network, x, Ms):
+    """Return the input of the last layer for the weights Ms."""
+    h = x
+    with np.errstate(all="ignore"):
+        for layer, M in zip(network.layers[:-1], Ms[:-1]):
+            h = engine.layer_forward(layer.kind, h, M)[0]
+    return h
+
+
+def _unit_groups(M_feeding, usable):
+    """Group the usable units of the feeding layer by identical weight rows. Returns lists of unit indices."""
+    groups = {}
+    for unit in np.flatnonzero(usable):
+        groups.setdefault(M_feeding[unit].tobytes(), []).append(unit)
+    return list(groups.values())
+
+
+def _least_squares(H, t):
+    """Solve min ‖H c − t‖ with every column scaled to unit norm first. Returns c."""
+    scale = np.linalg.norm(H, axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    c, *_ = np.linalg.lstsq(H / scale, t, rcond=None)
+    return c / scale[:, None]
+
+
+def _assign(network, Ms, groups, coefficients):
+    """Build the last two layers' exact weights from rounded per-group coefficients.
+
+    Returns (Ms, merged): `merged` is True when some weight had to hold a sum of allowed values.
+    """
+    last = network.layers[-1]
+    feeding = network.layers[-2]
+    values = allowed_values(last)
+    n_units = last.n_in
+    M_last = np.zeros((last.n_out, n_units), dtype=np.complex128)
+    M_feeding = Ms[-2].copy()
+
+    plans = []  # (group, terms per output)
+    for group, row in zip(groups, coefficients):
+        terms = [decompose(c, values, n_units) for c in row]
+        if any(terms):
+            plans.append((group, terms))
+    used = set()
+    for group, _ in plans:
+        used.update(group)
+    spare = [unit for unit in range(n_units) if unit not in used]
+
+    merged = False
+    for group, terms in plans:
+        needed = max(len(output_terms) for output_terms in terms)
+        units = list(group)
+        while len(units) < needed and spare:
+            copy = spare.pop(0)
+            M_feeding[copy] = M_feeding[group[0]]
+            units.append(copy)
+        for output, output_terms in enumerate(terms):
+            for i, term in enumerate(output_terms):
+                # Without enough copies the surplus terms pile onto the last unit: a merged sum.
+                slot = min(i, len(units) - 1)
+                merged |= slot != i
+                M_last[output, units[slot]] += term
+
+    # Unused units lose their output weight; with 0 allowed in the feeding layer they also
+    # become the constant unit, so the formula shows only what is used and no unused unit can
+    # turn into inf or NaN on new inputs.
+    unused = ~np.any(M_last != 0, axis=0)
+    if np.any(allowed_values(feeding) == 0) and not np.any(feeding.frozen[unused]):
+        M_feeding[unused] = 0.0
+
+    Ms = list(Ms)
+    Ms[-2] = M_feeding
+    Ms[-1] = M_last
+    return Ms, merged
+
+
+def refit_last_layer(network, x, t, Ms):
+    """Refit the last (CALUa) layer exactly on top of the weights Ms of the other layers.
+
+    Fits by least squares on every distinct feature, rounds onto the allowed values, then
+    refits once on the features that kept a non-zero coefficient (fewer columns, better
+    conditioned) and keeps whichever rounding has the lower training loss. Returns
+    (Ms, loss, merged), or None when the last layer is not a CALUa layer after another layer.
+    """
+    if len(network.layers) < 2 or network.layers[-1].kind != "CALUa":
+        return None
+    H = _features(network, x, Ms)
+    usable = np.all(np.isfinite(H), axis=0)
+    groups = _unit_groups(Ms[-2], usable)
+    if not groups:
+        return None
+    values = allowed_values(network.layers[-1])
+
+    best = None
+    columns = list(range(len(groups)))
+    smallest = np.min(np.abs(values[values != 0]))
+    for _ in range(2):
+        c = _least_squares(H[:, [groups[i][0] for i in columns]], t)
+        rounded = np.zeros((len(groups), t.shape[1]), dtype=np.complex128)
+        rounded[columns] = c
+        candidate_Ms, merged = _assign(network, Ms, groups, rounded)
+        loss = snapped_loss(network, x, t, candidate_Ms)
+        if best is None or loss < best[1]:
+            best = (candidate_Ms, loss, merged)
+        # The second fit keeps only the columns whose coefficient rounds to a non-zero value.
+        support = [i for i, row in zip(columns, c) if np.any(np.abs(row) >= 0.5 * smallest)]
+        if not support or support == columns:
+            break
+        columns = support
+    return best
+
+
+def _freeze_used_units(network, Ms):
+    """Freeze the units the exact weights Ms use, and every layer before the feeding one.
+
+    Returns the boolean mask of free units of the feeding layer.
+    """
+    last, feeding = network.layers[-1], network.layers[-2]
+    used = np.any(Ms[-1] != 0, axis=0)
+    for layer, M in zip(network.layers[:-2], Ms[:-2]):
+        layer.frozen[...] = True
+        layer.fixed_M[...] = M
+    feeding.frozen[used] = True
+    feeding.fixed_M[used] = Ms[-2][used]
+    last.frozen[:, used] = True
+    last.fixed_M[:, used] = Ms[-1][:, used]
+    return ~used
+
+
+def _reinitialise_units(network, free, rng):
+    """Give the free units of the feeding layer, and their output weights, fresh initial parameters."""
+    from .train import fresh_parameters
+
+    fresh = fresh_parameters(network, rng)
+    i_feeding, i_last = len(network.layers) - 2, len(network.layers) - 1
+    for key in (f"{i_feeding}.logits", f"{i_feeding}.theta"):
+        if key in network.params:
+            network.params[key][free] = fresh[key][free]
+    for key in (f"{i_last}.logits", f"{i_last}.theta"):
+        if key in network.params:
+            network.params[key][:, free] = fresh[key][:, free]
+
+
+def _refit_and_retrain(network, x, t, config, best, tolerance, progress):
+    """Run the retraining rounds on top of the refit candidate `best` = (Ms, loss, merged).
+
+    Returns the best (Ms, loss, merged, rounds) found. The network's parameters and frozen masks
+    are restored afterwards.
+    """
+    from .train import TrainingDiverged, run_adam
+
+    saved_params = network.copy_params()
+    saved_frozen = [(layer.frozen.copy(), layer.fixed_M.copy()) for layer in network.layers]
+    rng = np.random.default_rng([config.seed, 2])
+    best = best + (0,)
+    try:
+        for round_index in range(1, config.snap_rounds + 1):
+            if best[1] <= tolerance:
+                break
+            for layer, (frozen, fixed_M) in zip(network.layers, saved_frozen):
+                layer.frozen[...] = frozen
+                layer.fixed_M[...] = fixed_M
+            free = _freeze_used_units(network, best[0])
+            if not np.any(free):
+                break
+            _reinitialise_units(network, free, rng)
+            try:
+                run_adam(network, x, t, config, config.snap_retrain_steps, rng, progress)
+            except TrainingDiverged as error:
+                logger.info("snap retraining round %d stopped: %s", round_index, error)
+                break
+            candidate = min(
+                (refit_last_layer(network, x, t, Ms) for Ms in (network.snapped_weights(), nearest_weights(network))),
+                key=lambda result: result[1],
+            )
+            logger.info("snap retraining round %d: refit loss %.3e", round_index, candidate[1])
+            if candidate[1] < best[1]:
+                best = candidate + (round_index,)
+    finally:
+        network.params = saved_params
+        for layer, (frozen, fixed_M) in zip(network.layers, saved_frozen):
+            layer.frozen[...] = frozen
+            layer.fixed_M[...] = fixed_M
+    return best
+
+
+def snap(network, x, t, config=None, progress=None):
+    """Snap `network` in place to exact weights if that does not raise the training loss.
+
+    Tries the candidates described in the module docstring on the training set (x, t) only and
+    keeps the one with the lowest training loss. `config` (a TrainConfig) sets the retraining
+    rounds; without it only "argmax" and "refit" are tried. `progress` is called with the
+    number of retraining steps done. Returns a SnapReport saying what happened.
     """
     x = np.asarray(x, dtype=np.complex128)
+    t = np.asarray(t, dtype=np.complex128)
+    if t.ndim == 1:
+        t = t[:, None]
     loss_before = mse(network.forward(x)[0], t)
-    Ms = network.snapped_weights()
-    y_snapped = network.forward(x, Ms=Ms)[0]
-    loss_after = mse(y_snapped, t) if np.all(np.isfinite(y_snapped)) else float("inf")
+    tolerance = ROUND_OFF * max(float(np.mean(np.abs(t) ** 2)), 1e-300)
+
+    starts = {"argmax": network.snapped_weights(), "nearest": nearest_weights(network)}
+    candidates = {name: (Ms, snapped_loss(network, x, t, Ms)) for name, Ms in starts.items()}
+
+    refit = None
+    for start_name, start_Ms in starts.items():
+        result = refit_last_layer(network, x, t, start_Ms)
+        if result is None:
+            continue
+        name = f"{start_name}+refit" + (" (merged sum)" if result[2] else "")
+        candidates[name] = result[:2]
+        if refit is None or result[1] < refit[1]:
+            refit = result
+    if refit is not None:
+        refit_loss = refit[1]
+        if refit_loss > tolerance and config is not None and config.snap_rounds > 0:
+            retrained = _refit_and_retrain(network, x, t, config, refit, tolerance, progress)
+            if retrained[3] > 0:
+                name = f"refit+retrain×{retrained[3]}" + (" (merged sum)" if retrained[2] else "")
+                candidates[name] = (retrained[0], retrained[1])
+
+    method = min(candidates, key=lambda name: candidates[name][1])
+    Ms, loss_after = candidates[method]
     kept = loss_after <= loss_before
     if kept:
         freeze(network, Ms)
-    return SnapReport(kept, loss_before, loss_after)
+    losses = {name: loss for name, (_, loss) in candidates.items()}
+    return SnapReport(kept, loss_before, loss_after, method, losses)

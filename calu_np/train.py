@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .losses import mse_backward, mse_forward
-from .network import initialise
+from .network import Network, initialise
 from .optim import Adam, decayed_lr
 from .regularizer import regularizer_strength
 
@@ -19,7 +19,10 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainConfig:
-    """Settings of one training run. The defaults are the ones that trained best in our tests."""
+    """Settings of one training run and of the snap search that follows it.
+
+    The defaults are the ones that trained best on the talk's tasks (see docs/results.md).
+    """
 
     steps: int = 3000
     batch_size: int = 128
@@ -31,9 +34,22 @@ class TrainConfig:
     restarts: int = 4  # independent initialisations tried before the main run
     restart_steps: int = 2000  # steps of each trial; the best one continues
     seed: int = 0
+    snap_rounds: int = 3  # snap search: rounds of "re-initialise unused units and retrain"
+    snap_retrain_steps: int = 1500  # steps of each of those rounds
 
     def as_dict(self):
         return asdict(self)
+
+
+def planned_steps(config):
+    """Return the largest number of progress units `train` and `snap` report for `config`.
+
+    Restarts, the main run and every snap retraining round count one unit per step; the snap
+    retraining rounds run only when needed, and `run_regression` reports the unused rest at the
+    end so a progress bar always reaches its total.
+    """
+    restarts = config.restarts * config.restart_steps if config.restarts > 1 else 0
+    return restarts + config.steps + config.snap_rounds * config.snap_retrain_steps
 
 
 def _first_nonfinite_layer(network, cache):
@@ -47,8 +63,9 @@ def _first_nonfinite_layer(network, cache):
 def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, total_steps=None):
     """Train `network.params` in place for `steps` mini-batch steps. Returns the loss curve.
 
-    `progress`, if given, is called with the number of steps just completed. On a NaN or inf
-    loss the parameters are restored to the last step whose loss was finite and
+    The learning rate and the regularizer ramp follow step_offset + step out of `total_steps`
+    (default `steps`). `progress`, if given, is called with the number of steps just completed.
+    On a NaN or inf loss the parameters are restored to the last step whose loss was finite and
     TrainingDiverged is raised, naming the step and the first layer that went non-finite.
     """
     total_steps = steps if total_steps is None else total_steps
@@ -58,6 +75,7 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
     batch_size = min(config.batch_size, n)
     losses = []
     last_good = network.copy_params()
+    track_regularizer = config.reg_strength > 0 and config.reg_start < 1.0
 
     for step in range(steps):
         global_step = step_offset + step
@@ -73,15 +91,17 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
                 f"the loss became {loss} at step {global_step + 1}, first in {where}; "
                 "the last finite parameters were kept"
             )
-        if step % 50 == 0:
-            last_good = network.copy_params()
+        # The parameters that produced this finite loss are the ones kept on a later divergence.
+        last_good = {key: value.copy() for key, value in params.items()}
 
         grads, _ = network.backward(mse_backward(residual), cache)
-        strength = regularizer_strength(global_step, total_steps, config.reg_strength, config.reg_start, config.reg_end)
-        if strength > 0:
-            _, reg_grads = network.regularizer()
-            for key, grad in reg_grads.items():
-                grads[key] = grads[key] + strength * grad
+        if track_regularizer:
+            strength = regularizer_strength(global_step, total_steps, config.reg_strength,
+                                            config.reg_start, config.reg_end)
+            if strength > 0:
+                _, reg_grads = network.regularizer()
+                for key, grad in reg_grads.items():
+                    grads[key] = grads[key] + strength * grad
 
         lr = decayed_lr(global_step, total_steps, config.lr, config.lr_end)
         optimizer.step(params, grads, lr=lr)
@@ -91,13 +111,19 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
     return losses
 
 
+def fresh_parameters(network, rng):
+    """Return a new initial parameter dict for `network`'s architecture, leaving `network` alone."""
+    twin = Network(network.spec, [layer.q for layer in network.layers])
+    return initialise(twin, rng)
+
+
 def train(network, x, t, config, progress=None):
     """Initialise and train `network` on (x, t) following `config`. Returns the loss curve.
 
     With `config.restarts` > 1, that many initialisations are each trained for
-    `config.restart_steps` steps, the one with the lowest full-batch loss is kept, and it is
-    then trained for `config.steps` more. Seeded by `config.seed`: the same seed on the same
-    machine gives bit-identical results.
+    `config.restart_steps` steps at a nearly constant learning rate, the one with the lowest
+    full-batch loss is kept, and it is then trained for `config.steps` more. Seeded by
+    `config.seed`: the same seed on the same machine gives bit-identical results.
     """
     rng = np.random.default_rng(config.seed)
     x = np.asarray(x, dtype=np.complex128)
