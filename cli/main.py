@@ -9,6 +9,10 @@ import click
 COMMANDS = {
     "train": ("train", "train", "Train a CALU network on one of the talk's tasks and print the learned formula."),
     "data": ("data", "data", "Generate data sets (H/Z → μμ events with Pythia 8)."),
+    "fit": ("fit", "fit", "Discover an exact law in a CSV or .npz table and print it."),
+    "formula": ("formula", "formula", "Print the law of a saved model as text, LaTeX, Python or SymPy."),
+    "predict": ("predict", "predict", "Evaluate a saved model on the rows of a CSV or .npz table."),
+    "compare": ("compare", "compare", "Train CALU and the baseline models on the same data and print the talk's error table."),
     "bench": ("bench", "bench", "Run benchmark sweeps (the NALM single-module arithmetic task) and write their tables."),
 }
 
