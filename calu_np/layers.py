@@ -14,6 +14,8 @@ the cut; fractional ones do not, and this convention fixes which side is taken.
 Inputs of exactly 0: the product x^M is taken as its limit, 0 where Re M > 0, 1 where M = 0 and
 complex infinity where Re M < 0. The gradient with respect to such an input is set to 0 (the
 logarithm has no derivative there); gradients with respect to M stay finite.
+NOTE: 0^M for Re M = 0 and Im M ≠ 0 has no limit; the factor is then taken as 1, like M = 0.
+A unit that meets one zero input with Re M > 0 and another with Re M < 0 gives 0.
 """
 
 import numpy as np
@@ -72,8 +74,10 @@ def calum_backward(G_y, cache):
 
     dy/ds = y, so G_s = G_y conj(y). s is linear in M and in L = log x, so
     G_M = G_sᵀ conj(L) and G_L = G_s conj(M). dL/dx = 1/x, so G_x = G_L / conj(x).
-    At x = 0 the input gradient is set to 0 and log x is replaced by 0 in G_M; where such an
-    input drives y to 0, G_s = 0 anyway, which is the limit of y log x as x → 0.
+    At a negative real x this is the derivative taken from the upper side of the branch cut,
+    the side the forward pass reads x on. At x = 0 the input gradient is set to 0 and log x is
+    replaced by 0 in G_M; where such an input drives y to 0, G_s = 0 anyway, which is the limit
+    of y log x as x → 0.
     """
     L_finite, is_zero, M, y, x = cache
     G_s = G_y * np.conj(y)

@@ -38,14 +38,16 @@ def regularizer_backward(cache):
         ∂d_n/∂N̂_m = Re(conj(N − q_n) ∂N/∂N̂_m) / d_n        (taken as 0 where d_n = 0)
         ∂ℓ_n/∂N̂_m = −P_n (δ_nm − P_m) / (1 − P_n)
 
-    so dR/dN̂_m = −Σ_n [∂d_n/∂N̂_m ℓ_n + d_n ∂ℓ_n/∂N̂_m]. The ratio P_n / (1 − P_n) is formed as
-    exp(log P_n − log(1 − P_n)) so it stays finite as P_n → 1.
+    so dR/dN̂_m = −Σ_n [∂d_n/∂N̂_m ℓ_n + d_n ∂ℓ_n/∂N̂_m]. The product d_n P_n / (1 − P_n) is
+    formed as exp(log d_n + log P_n − log(1 − P_n)) so it stays finite as P_n → 1.
     """
     logits, P, N, u, d, ell, q = cache
     dN = P * (q - N[..., None])  # (..., m)
 
     safe_d = np.where(d == 0.0, 1.0, d)
-    unit = np.where(d == 0.0, 0.0, np.conj(u) / safe_d)  # (..., n)
+    # Divide the real and imaginary parts separately, because complex division by a subnormal
+    # d_n overflows in NumPy 2.4 (logit gaps of about 710–745 give such d_n).
+    unit = np.where(d == 0.0, 0.0, np.real(u) / safe_d - 1j * (np.imag(u) / safe_d))  # (..., n)
     # ∂d_n/∂N̂_m = Re(unit_n · dN_m): an outer product over (n, m).
     dd = np.real(unit[..., :, None] * dN[..., None, :])
     ell_finite = np.where(np.isfinite(ell), ell, 0.0)
@@ -53,11 +55,12 @@ def regularizer_backward(cache):
 
     log_P = logits - np.max(logits, axis=-1, keepdims=True)
     log_P = log_P - np.log(np.sum(np.exp(log_P), axis=-1, keepdims=True))
-    with np.errstate(over="ignore"):
-        odds = np.exp(log_P - ell)  # P_n / (1 − P_n)
-    # d_n · P_n/(1 − P_n) is 0 · ∞ only at a one-hot P, where the term's limit is 0.
-    weighted = np.where(d == 0.0, 0.0, d * odds)  # (..., n)
-    # Σ_n d_n ∂ℓ_n/∂N̂_m = −Σ_n d_n odds_n (δ_nm − P_m) = −weighted_m + P_m Σ_n weighted_n
+    # d_n · P_n/(1 − P_n) in log space: d_n can be subnormal while P_n/(1 − P_n) overflows,
+    # yet their product stays of order |q|. It is 0 · ∞ only at a one-hot P, whose limit is 0.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        weighted = np.exp(np.log(safe_d) + log_P - ell)
+    weighted = np.where(d == 0.0, 0.0, weighted)  # (..., n)
+    # Σ_n d_n ∂ℓ_n/∂N̂_m = −Σ_n weighted_n (δ_nm − P_m) = −weighted_m + P_m Σ_n weighted_n
     term_ell = -weighted + P * np.sum(weighted, axis=-1, keepdims=True)
 
     return -(term_d + term_ell)

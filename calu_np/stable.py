@@ -27,21 +27,20 @@ def softmax(a, axis=-1):
 def log_one_minus_softmax(a):
     """Compute log(1 − P_n) for P = softmax(a) over the last axis, for every n.
 
-    1 − P_n = Σ_{l≠n} exp(a_l) / Σ_l exp(a_l), so log(1 − P_n) = lse_{l≠n}(a) − lse(a). Written
-    this way it stays accurate when P_n rounds to 1 in float64, where log(1 − P_n) would be
-    log(0). The leave-one-out sums are formed from exp(a − max), which is ≤ 1, so nothing
-    overflows; a sum that underflows to 0 gives −inf, the exact limit.
+    With L_n = log Σ_{l≠n} exp(a_l − a_n), 1 − P_n = 1 / (1 + exp(−L_n)), so
+    log(1 − P_n) = −log(1 + exp(−L_n)), evaluated by `np.logaddexp(0, −L_n)`. This keeps full
+    relative accuracy at both ends: where P_n is small (the result is ≈ −P_n, which log1p
+    resolves) and where P_n rounds to 1 in float64 (the result is ≈ L_n, finite even when every
+    other term underflows: a = [1000, −1000] gives −2000, not −inf). Only a single-element set,
+    where 1 − P = 0 exactly, gives −inf.
     """
-    a_max = np.max(a, axis=-1, keepdims=True)
-    e = np.exp(a - a_max)
-    total = np.sum(e, axis=-1, keepdims=True)
-
-    # Sum the other terms directly: total − e_n would lose every digit when e_n dominates.
     n = a.shape[-1]
-    leave_one_out = 1.0 - np.eye(n)
-    others = e @ leave_one_out
+    # Row n contains a_l − a_n for l ≠ n and −inf on the diagonal, which drops the term l = n.
+    differences = a[..., None, :] - a[..., :, None]
+    differences = np.where(np.eye(n, dtype=bool), -np.inf, differences)
     with np.errstate(divide="ignore"):
-        return np.log(others) - np.log(total)
+        L = logsumexp(differences, axis=-1)
+    return -np.logaddexp(0.0, -L)
 
 
 def sigmoid(a):
