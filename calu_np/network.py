@@ -136,17 +136,24 @@ class Network:
 
     def regularizer(self, params=None):
         """Return the regularization potential, the sum over layers of its mean over weights,
-        and its gradient with the parameters' keys (zero on frozen weights)."""
+        and its gradient with the parameters' keys.
+
+        Frozen weights do not depend on their logits, so they are left out of both the value
+        and the gradient; the mean still divides by every weight of the layer.
+        """
         params = self.params if params is None else params
         total = 0.0
         grads = {}
         for i, layer in enumerate(self.layers):
             logits = params[f"{i}.logits"]
-            value, cache = regularizer_forward(logits, layer.q)
+            free = ~layer.frozen
             n_weights = layer.n_out * layer.n_in
-            total += value / n_weights
-            grad = regularizer_backward(cache) / n_weights
-            grads[f"{i}.logits"] = np.where(layer.frozen[..., None], 0.0, grad)
+            grad = np.zeros_like(logits)
+            if np.any(free):
+                value, cache = regularizer_forward(logits[free], layer.q)
+                total += value / n_weights
+                grad[free] = regularizer_backward(cache) / n_weights
+            grads[f"{i}.logits"] = grad
         return total, grads
 
     def snapped_weights(self, params=None):
