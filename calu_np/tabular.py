@@ -1,7 +1,7 @@
 """Reading and checking a user's table (CSV with a header, or .npz of named columns) for fitting.
 
 Every problem raises ValueError with one line that names the file, the column and the row
-(1-based data rows, the header not counted) and says what to change.
+(1-based data rows, the header not counted) and the fix.
 """
 
 import csv
@@ -71,7 +71,7 @@ def _read_npz(path):
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read {path}: not an .npz archive ({error})") from None
     if not arrays:
-        raise ValueError(f"cannot read {path}: the archive holds no arrays")
+        raise ValueError(f"cannot read {path}: the archive contains no arrays")
     names = list(arrays)
     _check_names(path, names)
     columns = []
@@ -86,7 +86,7 @@ def _read_npz(path):
     if len(lengths) != 1:
         raise ValueError(f"invalid {path}: the columns have different lengths {sorted(lengths)}")
     if lengths == {0}:
-        raise ValueError(f"cannot read {path}: the columns hold no rows")
+        raise ValueError(f"cannot read {path}: the columns contain no rows")
     return names, np.column_stack(columns)
 
 

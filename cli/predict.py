@@ -14,8 +14,8 @@ import click
 def predict(model, data, out):
     """Print the model's predictions for every row of DATA as CSV.
 
-    DATA must hold every input column the model was fitted on; other columns are ignored. When
-    it also holds the target columns, the MSE against them is printed on stderr.
+    DATA must contain every input column the model was fitted on; other columns are ignored. When
+    it also contains the target columns, the MSE against them is printed on stderr.
     """
     import numpy as np
 
