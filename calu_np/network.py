@@ -9,8 +9,7 @@ is trainable (every element of Q real and ≥ 0).
 import numpy as np
 
 from . import engine
-from .phasor import nearest_sign, phasor_backward, phasor_forward
-from .quantizer import quantizer_backward, quantizer_forward
+from .phasor import nearest_sign
 from .regularizer import regularizer_backward, regularizer_forward
 from .spec import NetworkSpec, parse_layers, phasor_is_trainable
 
@@ -32,28 +31,16 @@ class CALULayer:
         self.fixed_M = np.zeros((n_out, n_in), dtype=np.complex128)
 
     def weights(self, logits, theta):
-        """Compute M = N ∘ W (W = 1 without a trainable phasor), with frozen entries replaced."""
-        N, quantizer_cache = quantizer_forward(logits, self.q)
-        if self.trainable_phasor:
-            W, phasor_cache = phasor_forward(theta)
-        else:
-            W, phasor_cache = np.ones_like(N), None
-        M = np.where(self.frozen, self.fixed_M, N * W)
-        return M, (N, W, quantizer_cache, phasor_cache)
+        """Compute M = N ∘ W (W = 1 without a trainable phasor), with frozen entries replaced.
+
+        Returns M and the cache for `weights_backward`.
+        """
+        theta = theta if self.trainable_phasor else None
+        return engine.weights_forward(logits, theta, self.q, self.frozen, self.fixed_M)
 
     def weights_backward(self, G_M, cache):
-        """Return (dL/dlogits, dL/dtheta or None) given G_M = ∂L/∂M̄.
-
-        M = N W is holomorphic in both factors, so G_N = G_M conj(W) and G_W = G_M conj(N).
-        Frozen entries do not depend on the parameters, so their G_M is dropped first.
-        """
-        N, W, quantizer_cache, phasor_cache = cache
-        G_M = np.where(self.frozen, 0.0, G_M)
-        d_logits = quantizer_backward(G_M * np.conj(W), quantizer_cache)
-        d_theta = None
-        if self.trainable_phasor:
-            d_theta = phasor_backward(G_M * np.conj(N), phasor_cache)
-        return d_logits, d_theta
+        """Return (dL/dlogits, dL/dtheta or None) given G_M = ∂L/∂M̄; see `engine.weights_backward`."""
+        return engine.weights_backward(G_M, cache)
 
 
 class Network:
@@ -119,14 +106,18 @@ class Network:
             outputs.append(h)
         return h, (layer_caches, weight_caches, outputs)
 
-    def backward(self, G_y, cache):
-        """Return {key: dL/dparam} for every parameter, and G_x, given G_y = ∂L/∂ȳ."""
+    def backward(self, G_y, cache, input_grad=True):
+        """Return {key: dL/dparam} for every parameter, and G_x, given G_y = ∂L/∂ȳ.
+
+        With input_grad=False the gradient with respect to the network input is not computed
+        (training never needs it) and None is returned in its place.
+        """
         layer_caches, weight_caches, _ = cache
         grads = {}
         G = G_y
         G_Ms = [None] * len(self.layers)
         for i in reversed(range(len(self.layers))):
-            G, G_Ms[i] = engine.layer_backward(self.layers[i].kind, G, layer_caches[i])
+            G, G_Ms[i] = engine.layer_backward(self.layers[i].kind, G, layer_caches[i], input_grad=input_grad or i > 0)
         for i, layer in enumerate(self.layers):
             d_logits, d_theta = layer.weights_backward(G_Ms[i], weight_caches[i])
             grads[f"{i}.logits"] = d_logits

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from . import engine
+
 
 class Adam:
     """Adam (Kingma & Ba 2015) with bias correction. Parameters are updated in place."""
@@ -22,13 +24,8 @@ class Adam:
         correction1 = 1.0 - self.beta1**self.step_count
         correction2 = 1.0 - self.beta2**self.step_count
         for key, grad in grads.items():
-            m = self.m[key]
-            v = self.v[key]
-            m *= self.beta1
-            m += (1.0 - self.beta1) * grad
-            v *= self.beta2
-            v += (1.0 - self.beta2) * grad * grad
-            params[key] -= lr * (m / correction1) / (np.sqrt(v / correction2) + self.eps)
+            engine.adam_update(params[key], grad, self.m[key], self.v[key], lr, self.beta1, self.beta2,
+                               self.eps, correction1, correction2)
 
 
 def decayed_lr(step, total_steps, lr_start, lr_end):

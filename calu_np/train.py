@@ -94,7 +94,7 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
         # The parameters that produced this finite loss are the ones kept on a later divergence.
         last_good = {key: value.copy() for key, value in params.items()}
 
-        grads, _ = network.backward(mse_backward(residual), cache)
+        grads, _ = network.backward(mse_backward(residual), cache, input_grad=False)
         if track_regularizer:
             strength = regularizer_strength(global_step, total_steps, config.reg_strength,
                                             config.reg_start, config.reg_end)
