@@ -3,23 +3,33 @@
 After training, each softmax is close to one-hot but never exactly, so the model carries
 errors of the order of the leftover probabilities. A snap sets every weight to an exact value,
 which makes the network an exact formula whose error is float64 round-off when the snap is
-right. Three candidates are built from the training set alone and the one with the lowest
+right. Several candidates are built from the training set alone and the one with the lowest
 training loss wins; it is kept only if that loss is not above the soft model's:
 
 - "argmax": each quantizer at its most probable q and each phasor at the nearer of ±1.
-- "refit": every layer but the last at its argmax; the last layer, when it is a CALUa layer,
-  refitted by least squares on the features it receives and rounded onto the values its weights
-  can take. Units of the layer before that compute the same function (identical weight rows)
-  are merged first, so two exact units can never leave a cancelling round-off error.
-- "refit+retrain": while the refit is above round-off, the units that the refit leaves unused
+- "nearest": each soft total weight N ∘ W rounded to the nearest allowed value. A softmax that
+  spreads evenly around its mean (P = 0.33, 0.35, 0.32 over {0, 1, 2} has N ≈ 1) snaps right
+  here and arbitrarily under the argmax.
+- "argmax+refit", "nearest+refit": every layer but the last taken from that snap; the last
+  layer, when it is a CALUa layer, refitted by least squares on the features it receives and
+  rounded onto the values its weights can take. Units of the layer before that compute the same
+  function (identical weight rows) are merged first, so two exact units can never leave a
+  cancelling round-off error.
+- "refit+search": when the best refit is above round-off, features one weight away from the
+  used units are added one at a time, each the one that best matches the residual, refitting and
+  rounding after each addition (orthogonal matching pursuit over exact monomials). This finds a
+  pure cube x³ next to a unit that computes x².
+- "refit+retrain×k": while the best refit is above round-off, the units that it leaves unused
   are re-initialised, everything else is frozen at its exact value, the network is retrained
-  briefly and refitted again (at most `config.snap_rounds` times).
+  briefly and refitted again; k is the round that produced the weights (at most
+  `config.snap_rounds`).
 
 Exactness: every final weight is an element of Q times ±1 (±1 only where the phasor is
 trainable). A rounded coefficient larger than max |Q| is spread over several copies of the same
-unit, each carrying an element of Q·{±1}, and the copies compute bit-identical features. Only
-when no unused unit is left to copy into does a weight hold the plain sum of such elements,
-which is still an exact small number (an integer for integer Q); the report says "merged sum".
+unit, each carrying an element of Q·{±1}, and the copies compute the same feature from the same
+weights. Only when no unused unit is left to copy into does a weight hold the plain sum of such
+elements, which is still an exact small number (an integer for integer Q); the report then says
+"merged sum".
 """
 
 import logging
@@ -147,10 +157,13 @@ def _least_squares(H, t):
     return c / scale[:, None]
 
 
-def _assign(network, Ms, groups, coefficients):
+def _assign(network, Ms, groups, coefficients, rows=None):
     """Build the last two layers' exact weights from rounded per-group coefficients.
 
-    Returns (Ms, merged): `merged` is True when some weight had to hold a sum of allowed values.
+    `groups` lists, for every feature, the units of the feeding layer that already compute it;
+    a feature with an empty list (a new one, whose feeding-layer weights are given in `rows`)
+    is placed on unused units. Returns (Ms, merged): `merged` is True when some weight had to
+    hold a sum of allowed values, or None when a new feature found no unused unit.
     """
     last = network.layers[-1]
     feeding = network.layers[-2]
@@ -159,24 +172,27 @@ def _assign(network, Ms, groups, coefficients):
     M_last = np.zeros((last.n_out, n_units), dtype=np.complex128)
     M_feeding = Ms[-2].copy()
 
-    plans = []  # (group, terms per output)
-    for group, row in zip(groups, coefficients):
+    plans = []  # (index of the feature, terms per output)
+    for index, row in enumerate(coefficients):
         terms = [decompose(c, values, n_units) for c in row]
         if any(terms):
-            plans.append((group, terms))
+            plans.append((index, terms))
     used = set()
-    for group, _ in plans:
-        used.update(group)
+    for index, _ in plans:
+        used.update(groups[index])
     spare = [unit for unit in range(n_units) if unit not in used]
 
     merged = False
-    for group, terms in plans:
+    for index, terms in plans:
         needed = max(len(output_terms) for output_terms in terms)
-        units = list(group)
-        while len(units) < needed and spare:
+        units = list(groups[index])
+        weights = M_feeding[units[0]].copy() if units else rows[index]
+        while len(units) < max(needed, 1) and spare:
             copy = spare.pop(0)
-            M_feeding[copy] = M_feeding[group[0]]
+            M_feeding[copy] = weights
             units.append(copy)
+        if not units:
+            return None
         for output, output_terms in enumerate(terms):
             for i, term in enumerate(output_terms):
                 # Without enough copies the surplus terms pile onto the last unit: a merged sum.
@@ -188,13 +204,89 @@ def _assign(network, Ms, groups, coefficients):
     # become the constant unit, so the formula shows only what is used and no unused unit can
     # turn into inf or NaN on new inputs.
     unused = ~np.any(M_last != 0, axis=0)
-    if np.any(allowed_values(feeding) == 0) and not np.any(feeding.frozen[unused]):
+    if np.any(allowed_values(feeding) == 0):
         M_feeding[unused] = 0.0
 
     Ms = list(Ms)
     Ms[-2] = M_feeding
     Ms[-1] = M_last
     return Ms, merged
+
+
+def _neighbour_rows(row, values):
+    """Return every row that differs from `row` in one entry, that entry set to another allowed value."""
+    neighbours = []
+    for j in range(row.size):
+        for value in values:
+            if value != row[j]:
+                changed = row.copy()
+                changed[j] = value
+                neighbours.append(changed)
+    return neighbours
+
+
+def search_features(network, x, t, Ms, max_added=12):
+    """Refit the last layer on the units' features plus one-step neighbours, added one at a time.
+
+    Starts from the features with a non-zero weight in Ms (a refit), builds a library of
+    feeding-layer rows that differ from one of them in a single weight, and adds the library
+    feature that best matches the residual (orthogonal matching pursuit), refitting and rounding
+    after each addition, until the training loss reaches round-off or `max_added` features were
+    added. Returns (Ms, loss, merged) for the best rounding seen, or None when not applicable.
+    """
+    if len(network.layers) < 2 or network.layers[-1].kind != "CALUa":
+        return None
+    feeding = network.layers[-2]
+    values = allowed_values(feeding)
+    h = x
+    with np.errstate(all="ignore"):
+        for layer, M in zip(network.layers[:-2], Ms[:-2]):
+            h = engine.layer_forward(layer.kind, h, M)[0]
+
+    used = np.any(Ms[-1] != 0, axis=0)
+    library = {}
+    for unit in np.flatnonzero(used):
+        for row in [Ms[-2][unit]] + _neighbour_rows(Ms[-2][unit], values):
+            library.setdefault(row.tobytes(), row)
+    rows = list(library.values())
+    with np.errstate(all="ignore"):
+        F = engine.layer_forward(feeding.kind, h, np.array(rows))[0]
+    finite = np.all(np.isfinite(F), axis=0)
+    rows = [row for row, ok in zip(rows, finite) if ok]
+    F = F[:, finite]
+    if not rows:
+        return None
+    norms = np.linalg.norm(F, axis=0)
+    norms = np.where(norms > 0, norms, 1.0)
+
+    # Units that carry an output weight keep their place; the others are free for new rows.
+    existing = {}
+    for unit in np.flatnonzero(used):
+        existing.setdefault(Ms[-2][unit].tobytes(), []).append(unit)
+    groups = [existing.get(row.tobytes(), []) for row in rows]
+
+    support = [i for i, row in enumerate(rows) if groups[i]]
+    tolerance = ROUND_OFF * max(float(np.mean(np.abs(t) ** 2)), 1e-300)
+    best = None
+    for _ in range(max_added + 1):
+        coefficients = np.zeros((len(rows), t.shape[1]), dtype=np.complex128)
+        if support:
+            coefficients[support] = _least_squares(F[:, support], t)
+        assigned = _assign(network, Ms, groups, coefficients, rows)
+        if assigned is not None:
+            loss = snapped_loss(network, x, t, assigned[0])
+            if best is None or loss < best[1]:
+                best = (assigned[0], loss, assigned[1])
+            if loss <= tolerance:
+                break
+        residual = t - F[:, support] @ coefficients[support] if support else t
+        score = np.sum(np.abs(np.conj(F).T @ residual) ** 2, axis=1) / norms**2
+        score[support] = -1.0
+        candidate = int(np.argmax(score))
+        if score[candidate] <= 0:
+            break
+        support.append(candidate)
+    return best
 
 
 def refit_last_layer(network, x, t, Ms):
@@ -296,6 +388,10 @@ def _refit_and_retrain(network, x, t, config, best, tolerance, progress):
                 (refit_last_layer(network, x, t, Ms) for Ms in (network.snapped_weights(), nearest_weights(network))),
                 key=lambda result: result[1],
             )
+            if config.snap_search and candidate[1] > tolerance:
+                searched = search_features(network, x, t, candidate[0])
+                if searched is not None and searched[1] < candidate[1]:
+                    candidate = searched
             logger.info("snap retraining round %d: refit loss %.3e", round_index, candidate[1])
             if candidate[1] < best[1]:
                 best = candidate + (round_index,)
@@ -312,7 +408,8 @@ def snap(network, x, t, config=None, progress=None):
 
     Tries the candidates described in the module docstring on the training set (x, t) only and
     keeps the one with the lowest training loss. `config` (a TrainConfig) sets the retraining
-    rounds; without it only "argmax" and "refit" are tried. `progress` is called with the
+    rounds and whether the feature search runs; without it the search runs and no retraining is
+    tried. `progress` is called with the
     number of retraining steps done. Returns a SnapReport saying what happened.
     """
     x = np.asarray(x, dtype=np.complex128)
@@ -334,6 +431,13 @@ def snap(network, x, t, config=None, progress=None):
         candidates[name] = result[:2]
         if refit is None or result[1] < refit[1]:
             refit = result
+    search = config is None or config.snap_search
+    if search and refit is not None and refit[1] > tolerance:
+        searched = search_features(network, x, t, refit[0])
+        if searched is not None:
+            candidates["refit+search" + (" (merged sum)" if searched[2] else "")] = searched[:2]
+            if searched[1] < refit[1]:
+                refit = searched
     if refit is not None:
         refit_loss = refit[1]
         if refit_loss > tolerance and config is not None and config.snap_rounds > 0:

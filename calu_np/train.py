@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     snap_rounds: int = 3  # snap search: rounds of "re-initialise unused units and retrain"
     snap_retrain_steps: int = 1500  # steps of each of those rounds
+    snap_search: bool = True  # snap search: try features one weight away from the used units
 
     def as_dict(self):
         return asdict(self)

@@ -106,7 +106,7 @@ def test_snap_retrains_missing_unit():
     x, _ = product_data(n=400)
     t = x[:, :1] * x[:, 1:2] + x[:, :1]
     network = product_network(extra_units=4)
-    config = TrainConfig(seed=0, snap_rounds=2, snap_retrain_steps=600)
+    config = TrainConfig(seed=0, snap_rounds=2, snap_retrain_steps=600, snap_search=False)
     calls = []
     report = snap(network, x, t, config, progress=calls.append)
     assert report.kept
@@ -127,3 +127,16 @@ def test_decompose_rounds_onto_sums(value, expected):
 def test_decompose_stops_at_max_terms():
     values = np.array([0, 1, 2, -1, -2], dtype=complex)
     assert len(decompose(9.0, values, 2)) == 2
+
+
+def test_snap_search_finds_neighbour_feature():
+    # t needs x0, one exponent away from the trained unit x0·x1; the search adds it without training.
+    x, _ = product_data(n=400)
+    t = x[:, :1] * x[:, 1:2] + x[:, :1]
+    network = product_network(extra_units=4)
+    report = snap(network, x, t)
+    assert report.kept
+    assert report.method == "refit+search"
+    assert report.loss_after < 1e-25
+    assert np.all(np.isin(network.layers[0].fixed_M, allowed_values(network.layers[0])))
+    assert np.all(np.isin(network.layers[1].fixed_M, allowed_values(network.layers[1])))
