@@ -1,6 +1,7 @@
 """Options and helpers shared by the calu-np commands."""
 
 import json
+import os
 import sys
 
 import click
@@ -56,6 +57,16 @@ def q_callback(ctx, param, value):
         except ValueError as error:
             raise click.BadParameter(str(error), ctx=ctx, param=param) from None
     return list(value)
+
+
+def output_path_callback(ctx, param, value):
+    """Check that the folder of an output file exists, so a long run does not fail at the end."""
+    if value is None:
+        return None
+    folder = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"the folder {folder} does not exist", ctx=ctx, param=param)
+    return value
 
 
 def progress_bar(length, label):

@@ -40,7 +40,7 @@ def hep(process, sqrt_s, events, seed, out):
         try:
             features, metadata = generate_events(process, sqrt_s, events, seed, progress=progress)
         except ImportError as error:
-            raise click.UsageError(str(error)) from None
+            raise click.ClickException(str(error)) from None
         except (ValueError, RuntimeError) as error:
             raise click.ClickException(str(error)) from None
     try:

@@ -4,7 +4,8 @@ import time
 
 import click
 
-from .common import engine_option, format_mse, json_option, layers_callback, print_json, progress_bar, q_callback, seed_option
+from .common import (engine_option, format_mse, json_option, layers_callback, output_path_callback, print_json,
+                     progress_bar, q_callback, seed_option)
 
 REGRESSION_TASKS = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
 
@@ -19,8 +20,8 @@ def _planned_steps(task_info, steps):
 
 
 @click.command()
-@click.option("--task", required=True, type=click.Choice(REGRESSION_TASKS),
-              help="Which of the talk's experiments to train.")
+@click.option("--task", required=True, type=click.Choice(REGRESSION_TASKS + ("hz-mumu",)),
+              help="Which of the talk's experiments to train; hz-mumu is the Higgs vs Z → μμ classifier.")
 @seed_option
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="Adam steps of the main run (default: the task's own).")
@@ -30,12 +31,27 @@ def _planned_steps(task_info, steps):
               help="Quantized set such as 0..2, -2..2 or e,pi; give it once for every layer or once per layer.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Initial Adam learning rate; it decays geometrically to a tenth (default 0.02).")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--out", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
               help="Write the trained model to this .npz file.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
+              help="hz-mumu only: write a plot of the learned invariant feature against the muon-pair mass "
+              "(needs the [plot] extra).")
 @json_option
 @engine_option
-def train(task, seed, steps, layers, q, lr, out, as_json):
-    """Train a CALU network on one of the talk's tasks and print the learned formula."""
+def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
+    """Train a CALU network on one of the talk's tasks and print the learned formula.
+
+    hz-mumu trains the talk's two classifiers on 13 TeV Higgs and Z → μμ events and tests them
+    at 13 and 100 TeV.
+    """
+    if task == "hz-mumu":
+        for name, value in (("--layers", layers), ("--q", q), ("--lr", lr), ("--out", out)):
+            if value is not None:
+                raise click.BadParameter(f"{name} is not used by --task hz-mumu", param_hint=name)
+        _train_hz_mumu(seed, steps, plot_path, as_json)
+        return
+    if plot_path is not None:
+        raise click.BadParameter("--plot is only available with --task hz-mumu", param_hint="--plot")
     from calu_np.experiment import run_regression
     from calu_np.formula import formulas_of
     from calu_np.io import save_model
@@ -63,8 +79,6 @@ def train(task, seed, steps, layers, q, lr, out, as_json):
             result = run_regression(task, seed=seed, steps=steps, layers=spec_text, q=q, lr=lr, progress=bar.update)
     except TrainingDiverged as error:
         raise click.ClickException(f"training stopped: {error}") from None
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
     seconds = time.perf_counter() - start
 
     network = result.network
@@ -117,3 +131,55 @@ def train(task, seed, steps, layers, q, lr, out, as_json):
         click.echo(f"  {line}")
     if out is not None:
         click.echo(f"model written to {out}")
+
+
+def _train_hz_mumu(seed, steps, plot_path, as_json):
+    """Run the Higgs vs Z → μμ experiment and print its accuracy table and CALUa features."""
+    from calu_np.hep.hz_mumu import HZConfig, load_data, run_hz_mumu
+
+    config = HZConfig() if steps is None else HZConfig.from_steps(steps)
+    data = load_data()
+    with progress_bar(config.total_steps, "training hz-mumu") as bar:
+        result = run_hz_mumu(seed=seed, config=config, progress=bar.update, data=data)
+
+    if as_json:
+        print_json({
+            "task": "hz-mumu",
+            "seed": seed,
+            "accuracy": result.accuracy,
+            "features": result.formulas(),
+            "invariant_features": result.invariant_features,
+            "seconds": round(result.seconds, 2),
+        })
+    else:
+        _print_hz_mumu(result)
+    if plot_path is not None:
+        _plot_invariant(result, data, plot_path)
+
+
+def _print_hz_mumu(result):
+    click.echo(result.table())
+    click.echo("snapped CALUa features (inputs in units of 100 GeV):")
+    for line in result.formulas():
+        click.echo(f"  {line}")
+    if result.invariant_features:
+        names = ", ".join(f"f{i}" for i in result.invariant_features)
+        click.echo(f"{names}: a multiple of the Lorentz invariant p1·p2 = E1*E2 - Px1*Px2 - Py1*Py2 - Pz1*Pz2")
+    else:
+        click.echo("no feature equals a multiple of p1·p2 in this run")
+
+
+def _plot_invariant(result, data, plot_path):
+    """Plot the first feature equal to p1·p2 against the muon-pair mass, or say there is none."""
+    from calu_np.hep.plot import plot_feature_vs_mass
+
+    if not result.invariant_features:
+        click.echo("no plot written: no feature equals a multiple of p1·p2", err=True)
+        return
+    _, (x13, y13), (x100, y100) = data
+    samples = {"13 TeV": (x13, y13), "100 TeV": (x100, y100)}
+    try:
+        plot_feature_vs_mass(result.models["calu"], samples, result.invariant_features[0], plot_path)
+    except ImportError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"plot written to {plot_path}", err=True)

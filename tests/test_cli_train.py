@@ -60,7 +60,7 @@ def test_train_mul_json_and_model(runner, tmp_path):
     out = tmp_path / "mul.npz"
     result = runner.invoke(main, ["train", "--task", "mul", "--json", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert summary["task"] == "mul"
     assert summary["layers"] == "2 5:CALUm 1:CALUa"
     assert summary["snap"]["kept"] is True
@@ -87,8 +87,8 @@ def test_train_same_seed_same_result(runner):
     first = runner.invoke(main, ["train", "--task", "sub", *FAST, "--seed", "3", "--json"])
     second = runner.invoke(main, ["train", "--task", "sub", *FAST, "--seed", "3", "--json"])
     assert first.exit_code == 0, first.output
-    metrics_first = json.loads(first.output)["metrics"]
-    metrics_second = json.loads(second.output)["metrics"]
+    metrics_first = json.loads(first.stdout)["metrics"]
+    metrics_second = json.loads(second.stdout)["metrics"]
     assert metrics_first == metrics_second
 
 
@@ -115,3 +115,34 @@ def test_data_hep_generates_events(runner, tmp_path):
     features, metadata = load_sample(out)
     assert features.shape == (20, 8)
     assert metadata["seed"] == 5
+
+
+@pytest.mark.parametrize(
+    "arguments, fragment",
+    [
+        (["--layers", "8 5:CALUm 1:CALUa"], "not used by --task hz-mumu"),
+        (["--q", "0..2"], "not used by --task hz-mumu"),
+        (["--plot", "/nonexistent-folder/plot.png"], "does not exist"),
+    ],
+)
+def test_hz_mumu_rejects_options(runner, arguments, fragment):
+    result = runner.invoke(main, ["train", "--task", "hz-mumu", *arguments])
+    assert result.exit_code != 0
+    assert fragment in result.output
+
+
+def test_plot_only_for_hz_mumu(runner, tmp_path):
+    result = runner.invoke(main, ["train", "--task", "mul", "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code != 0
+    assert "only available with --task hz-mumu" in result.output
+
+
+def test_hz_mumu_short_run_json(runner):
+    result = runner.invoke(main, ["train", "--task", "hz-mumu", "--steps", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary["accuracy"]) >= {"ReLU network", "CALU, snapped front end"}
+    for row in summary["accuracy"].values():
+        assert 0.0 <= row["13 TeV"] <= 1.0
+        assert 0.0 <= row["100 TeV"] <= 1.0
+    assert len(summary["features"]) == 3
