@@ -3,8 +3,8 @@
 After training, each softmax is close to one-hot but never exactly, so the model carries
 errors of the order of the leftover probabilities. A snap sets every weight to an exact value,
 which makes the network an exact formula whose error is float64 round-off when the snap is
-right. Several candidates are built from the training set alone and the one with the lowest
-training loss wins; it is kept only if that loss is not above the soft model's:
+right. Several candidates are built from the training set alone, and the one with the lowest
+training loss wins. It is kept only if that loss is not above the soft model's:
 
 - "argmax": each quantizer at its most probable q and each phasor at the nearer of ±1.
 - "nearest": each soft total weight N ∘ W rounded to the nearest allowed value. A softmax that
@@ -160,9 +160,9 @@ def _least_squares(H, t):
 def _assign(network, Ms, groups, coefficients, rows=None):
     """Build the last two layers' exact weights from rounded per-group coefficients.
 
-    `groups` lists, for every feature, the units of the feeding layer that already compute it;
-    a feature with an empty list (a new one, whose feeding-layer weights are given in `rows`)
-    is placed on unused units. Returns (Ms, merged): `merged` is True when some weight had to
+    `groups` lists, for every feature, the units of the feeding layer that already compute it.
+    A feature with an empty list is new: its feeding-layer weights are in `rows`, and it is
+    placed on unused units. Returns (Ms, merged): `merged` is True when some weight had to
     hold a sum of allowed values, or None when a new feature found no unused unit.
     """
     last = network.layers[-1]
@@ -200,8 +200,8 @@ def _assign(network, Ms, groups, coefficients, rows=None):
                 merged |= slot != i
                 M_last[output, units[slot]] += term
 
-    # Unused units lose their output weight; with 0 allowed in the feeding layer they also
-    # become the constant unit, so the formula shows only what is used and no unused unit can
+    # Unused units lose their output weight. Where 0 is allowed in the feeding layer they also
+    # get all-zero weights, so the formula shows only what is used and an unused unit cannot
     # turn into inf or NaN on new inputs.
     unused = ~np.any(M_last != 0, axis=0)
     if np.any(allowed_values(feeding) == 0):
@@ -228,11 +228,10 @@ def _neighbour_rows(row, values):
 def search_features(network, x, t, Ms, max_added=12):
     """Refit the last layer on the units' features plus one-step neighbours, added one at a time.
 
-    Starts from the features with a non-zero weight in Ms (a refit), builds a library of
-    feeding-layer rows that differ from one of them in a single weight, and adds the library
-    feature that best matches the residual (orthogonal matching pursuit), refitting and rounding
-    after each addition, until the training loss reaches round-off or `max_added` features were
-    added. Returns (Ms, loss, merged) for the best rounding seen, or None when not applicable.
+    The library holds the feeding-layer rows of the features with a non-zero weight in Ms (a
+    refit) and every row that differs from one of them in a single weight. Orthogonal matching
+    pursuit then adds the library feature that best matches the residual, refitting and
+    rounding after each addition. It stops at round-off or after `max_added` additions. Returns (Ms, loss, merged) for the best rounding seen, or None when not applicable.
     """
     if len(network.layers) < 2 or network.layers[-1].kind != "CALUa":
         return None
@@ -249,6 +248,8 @@ def search_features(network, x, t, Ms, max_added=12):
         for row in [Ms[-2][unit]] + _neighbour_rows(Ms[-2][unit], values):
             library.setdefault(row.tobytes(), row)
     rows = list(library.values())
+    if not rows:
+        return None
     with np.errstate(all="ignore"):
         F = engine.layer_forward(feeding.kind, h, np.array(rows))[0]
     finite = np.all(np.isfinite(F), axis=0)
