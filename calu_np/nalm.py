@@ -45,6 +45,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 RESULTS_FORMAT = 1
+_code_version = None
 CHECKPOINT_SNAP_POINTS = 4096
 
 
@@ -442,6 +443,31 @@ def run_baseline(cell, protocol, data, stop_below):
 # ---------------------------------------------------------------- one cell
 
 
+def code_version():
+    """Return a short SHA-256 of every calu_np source file, read once per process.
+
+    Stored with each result so that a table built from one results file can tell when its
+    runs came from different code.
+    """
+    global _code_version
+    if _code_version is None:
+        import hashlib
+
+        digest = hashlib.sha256()
+        root = os.path.dirname(os.path.abspath(__file__))
+        for directory, subdirectories, files in os.walk(root):
+            subdirectories.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(directory, name)
+                    digest.update(os.path.relpath(path, root).encode("utf-8"))
+                    with open(path, "rb") as file:
+                        digest.update(file.read())
+        _code_version = digest.hexdigest()[:12]
+    return _code_version
+
+
+
 def run_cell(cell, protocol, threshold, interpolation_threshold):
     """Run one cell and return its result record (a JSON-ready dict).
 
@@ -450,6 +476,7 @@ def run_cell(cell, protocol, threshold, interpolation_threshold):
     """
     if cell.model not in MODELS:
         raise ValueError(f"unknown model {cell.model!r}: expected one of {', '.join(MODELS)}")
+    version = code_version()
     start = time.perf_counter()
     data = make_cell_data(cell, protocol)
     stop_below = interpolation_threshold if protocol.early_stop else None
@@ -473,6 +500,7 @@ def run_cell(cell, protocol, threshold, interpolation_threshold):
         "range_index": cell.range_index,
         "seed": cell.seed,
         "protocol": protocol.as_dict(),
+        "code_version": version,
         "threshold": threshold,
         "interpolation_threshold": interpolation_threshold,
         "solved": bool(solved),
@@ -646,8 +674,8 @@ def _run_in_processes(jobs, jobs_list, finish, fail):
                 continue
             finish(record)
     finally:
-        # On Ctrl-C the queued cells are dropped; the running ones finish in the background
-        # and are lost, which the next run makes up for.
+        # On Ctrl-C the queued cells are dropped and the running ones are awaited but not
+        # written, so the next run repeats only those.
         executor.shutdown(wait=True, cancel_futures=True)
 
 

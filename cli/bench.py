@@ -129,6 +129,10 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
             raise click.ClickException(str(error)) from None
     seconds = time.perf_counter() - start
 
+    versions = sorted({record.get("code_version", "unknown") for record in outcome.records})
+    if len(versions) > 1:
+        click.echo(f"warning: the table mixes runs of {len(versions)} versions of calu_np ({', '.join(versions)}); "
+                   "use a new --results file to measure one version", err=True)
     rows = benchmark.summarise(outcome.records)
     table = benchmark.markdown_table(rows)
     with open(table_path, "w", encoding="utf-8") as file:
