@@ -229,7 +229,8 @@ def search_features(network, x, t, Ms, max_added=12):
     """Refit the last layer on the units' features plus one-step neighbours, added one at a time.
 
     The library holds the feeding-layer rows of the features with a non-zero weight in Ms (a
-    refit) and every row that differs from one of them in a single weight. Orthogonal matching
+    refit), the all-zero row where 0 is allowed, and every row that differs from one of these
+    in a single weight. Orthogonal matching
     pursuit then adds the library feature that best matches the residual, refitting and
     rounding after each addition. It stops at round-off or after `max_added` additions. Returns (Ms, loss, merged) for the best rounding seen, or None when not applicable.
     """
@@ -243,9 +244,13 @@ def search_features(network, x, t, Ms, max_added=12):
             h = engine.layer_forward(layer.kind, h, M)[0]
 
     used = np.any(Ms[-1] != 0, axis=0)
+    starts = [Ms[-2][unit] for unit in np.flatnonzero(used)]
+    if np.any(values == 0):
+        # The all-zero row's neighbours are the single powers x_j^q, which no used unit may be near.
+        starts.append(np.zeros(feeding.n_in, dtype=np.complex128))
     library = {}
-    for unit in np.flatnonzero(used):
-        for row in [Ms[-2][unit]] + _neighbour_rows(Ms[-2][unit], values):
+    for start in starts:
+        for row in [start] + _neighbour_rows(start, values):
             library.setdefault(row.tobytes(), row)
     rows = list(library.values())
     if not rows:
