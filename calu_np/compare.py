@@ -140,8 +140,10 @@ def run_compare(tasks, models, seeds, baseline_steps=DEFAULT_BASELINE_STEPS, pro
         return [run_one(run, baseline_steps, progress) for run in runs]
 
     records = [None] * len(runs)
+    # The longest runs go first, so no worker is left with a long one at the end.
+    order = sorted(range(len(runs)), key=lambda i: -planned_units(runs[i], baseline_steps))
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_in_worker, run, baseline_steps): i for i, run in enumerate(runs)}
+        futures = {pool.submit(_run_in_worker, runs[i], baseline_steps): i for i in order}
         for future in as_completed(futures):
             i = futures[future]
             records[i] = future.result()
@@ -257,7 +259,9 @@ class QuantizerTrajectory:
 
     `steps[i]` counts the Adam steps the kept model had taken when `N[layer][i]` (shape
     (n_out, n_in)) was recorded, `q[layer]` is the layer's quantized set and `trial_steps` the
-    length of the trial run that the main run continued (0 without restarts).
+    length of the trial run that the main run continued (0 without restarts). `snapped[layer]`
+    is N after the snap that `run_regression` also applies: |M| where the layer has a trainable
+    phasor (the snap sets it to ±1), else M.
     """
 
     task: str
@@ -267,6 +271,7 @@ class QuantizerTrajectory:
     N: list
     q: list
     trial_steps: int = 0
+    snapped: list = None
 
 
 def record_quantizer_trajectory(task_name="mul", seed=0, every=10, progress=None):
@@ -274,11 +279,13 @@ def record_quantizer_trajectory(task_name="mul", seed=0, every=10, progress=None
 
     With restarts, the recipe trains several trial runs and continues the one with the lowest
     training loss. The trajectory returned is that trial followed by the main run: the whole
-    history of the model that was kept. Returns a QuantizerTrajectory.
+    history of the model that was kept. The network is then snapped as `run_regression` does.
+    Returns a QuantizerTrajectory.
     """
     from .losses import mse
     from .network import Network
     from .quantizer import quantizer_forward
+    from .snap import snap
     from .spec import parse_q
     from .train import train
 
@@ -313,7 +320,22 @@ def record_quantizer_trajectory(task_name="mul", seed=0, every=10, progress=None
         if progress is not None:
             progress(n)
 
+    reported = 0
+
+    def report_snap(n):
+        nonlocal reported
+        reported += n
+        if progress is not None:
+            progress(n)
+
     train(network, x, t, config, progress=record)
+    snap(network, x, t, config, progress=report_snap)
+    # The snap retrains only when it must; report its unused steps so a progress bar completes.
+    if progress is not None and done + reported < planned_steps(config):
+        progress(planned_steps(config) - done - reported)
+    snapped = []
+    for layer, M in zip(network.layers, network.weights()[0]):
+        snapped.append(np.abs(M) if layer.trainable_phasor else M)
 
     history = segments[-1:]
     if n_trials:
@@ -321,7 +343,8 @@ def record_quantizer_trajectory(task_name="mul", seed=0, every=10, progress=None
         history = [segments[kept], segments[-1]]
     steps = [step for segment in history for step in segment["steps"]]
     N = [np.array([snapshot[i] for segment in history for snapshot in segment["N"]]) for i in range(len(network.layers))]
-    return QuantizerTrajectory(task_name, seed, task.layers, steps, N, [layer.q for layer in network.layers], trial_steps)
+    return QuantizerTrajectory(task_name, seed, task.layers, steps, N, [layer.q for layer in network.layers],
+                               trial_steps, snapped)
 
 
 def plot_comparison(summary, tasks, models, trajectory, path):
@@ -367,15 +390,19 @@ def plot_comparison(summary, tasks, models, trajectory, path):
         curves = N.reshape(N.shape[0], -1)
         for q in np.real(trajectory.q[i]):
             axis.axhline(q, color="grey", linestyle="--", linewidth=0.8)
-        axis.plot(trajectory.steps, curves, linewidth=1.0)
+        lines = axis.plot(trajectory.steps, curves, linewidth=1.0)
+        if trajectory.snapped is not None:
+            end = trajectory.steps[-1] * 1.03
+            for line, value in zip(lines, np.real(trajectory.snapped[i]).ravel()):
+                axis.plot([end], [value], marker="o", color=line.get_color(), clip_on=False)
         if trajectory.trial_steps:
             axis.axvline(trajectory.trial_steps, color="black", linewidth=0.8)
         axis.set_xlabel("Adam step (solid line: end of the kept trial run, start of the main run)"
                         if trajectory.trial_steps else "Adam step")
         axis.set_ylabel("N_kj = Σ_n q_n P_kj,n")
         kind = trajectory.layers.split()[i + 1]
-        axis.set_title(f"Neural quantizer, layer {i} ({kind}) of '{trajectory.layers}' on {trajectory.task}, "
-                       f"seed {trajectory.seed}; dashed: Q", fontsize="medium")
+        axis.set_title(f"N_kj of layer {i} ({kind}) of '{trajectory.layers}', {trajectory.task}, seed {trajectory.seed}\n"
+                       "dashed: Q, dots: after the snap", fontsize="medium")
     for axis in axes[1][len(trajectory.N):]:
         axis.set_visible(False)
 

@@ -4,12 +4,19 @@ import importlib.util
 import os
 import time
 
-import click
+# The comparison multiplies matrices of at most 128 × 100 elements, where BLAS threads cost more
+# in synchronisation than they save, and worker processes (--jobs) would compete with them for
+# the cores. This takes effect only when NumPy is not loaded yet, and a value the user set wins.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from .common import engine_option, json_option, print_json, progress_bar
+import click  # noqa: E402
+
+from .common import engine_option, json_option, print_json, progress_bar  # noqa: E402
 
 TASK_NAMES = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
 MODEL_NAMES = ("tanh", "relu", "nalu", "calu", "nac", "nau", "nmu", "npu")
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 
 
 def _split_choices(ctx, param, value, choices, noun):
@@ -56,8 +63,9 @@ def plot_callback(ctx, param, value):
               help="Number of seeds (0, 1, …) per task and model; the table shows the median and the spread.")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="Adam steps of every baseline run (default 3000). CALU uses its own recipe.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes; with more than 1 the progress bar advances by whole runs.")
+@click.option("--jobs", type=click.IntRange(min=1), default=DEFAULT_JOBS, show_default=True,
+              help="Worker processes (default: 2, or 1 on a single-core machine); with more than 1 the "
+              "progress bar advances by whole runs.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, callback=plot_callback,
               help="Also save a PNG: the errors on a log scale and the quantizer trajectories of one CALU run "
               "(needs the plot extra).")

@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # a source checkout that is not installed: the pack
 
 compare_cli = importlib.import_module(main.__module__.rsplit(".", 1)[0] + ".compare")
 
-FAST = ["--models", "nau,nmu", "--steps", "50"]
+FAST = ["--models", "nau,nmu", "--steps", "50", "--jobs", "1"]
 
 
 @pytest.fixture
@@ -82,15 +82,16 @@ def test_json_output(runner):
 
 
 def test_jobs_give_same_errors(runner):
-    serial = runner.invoke(main, ["compare", "--task", "add,div", *FAST, "--json"])
-    parallel = runner.invoke(main, ["compare", "--task", "add,div", *FAST, "--json", "--jobs", "2"])
+    settings = ["compare", "--task", "add,div", "--models", "nau,nmu", "--steps", "50", "--json"]
+    serial = runner.invoke(main, [*settings, "--jobs", "1"])
+    parallel = runner.invoke(main, [*settings, "--jobs", "2"])
     assert serial.exit_code == 0, serial.output
     assert parallel.exit_code == 0, parallel.output
     assert json.loads(serial.stdout)["table"] == json.loads(parallel.stdout)["table"]
 
 
 def test_calu_column_uses_snapped_run(runner, small_calu):
-    result = runner.invoke(main, ["compare", "--task", "mul", "--models", "calu,nau", "--steps", "20", "--json"])
+    result = runner.invoke(main, ["compare", "--task", "mul", "--models", "calu,nau", "--steps", "20", "--jobs", "1", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     calu_run = next(run for run in data["runs"] if run["model"] == "calu")
@@ -133,7 +134,7 @@ def test_plot_writes_png(runner, small_calu, tmp_path):
     pytest.importorskip("matplotlib")
     path = tmp_path / "figure.png"
     result = runner.invoke(main, ["compare", "--task", "mul", "--models", "calu,nmu", "--steps", "20",
-                                  "--plot", str(path)])
+                                  "--jobs", "1", "--plot", str(path)])
     assert result.exit_code == 0, result.output
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
