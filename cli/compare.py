@@ -4,15 +4,9 @@ import importlib.util
 import os
 import time
 
-# The comparison multiplies matrices of at most 128 × 100 elements, where BLAS threads cost more
-# in synchronisation than they save, and worker processes (--jobs) would compete with them for
-# the cores. This takes effect only when NumPy is not loaded yet, and a value the user set wins.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+import click
 
-import click  # noqa: E402
-
-from .common import engine_option, json_option, print_json, progress_bar  # noqa: E402
+from .common import engine_option, json_option, print_json, progress_bar
 
 TASK_NAMES = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
 MODEL_NAMES = ("tanh", "relu", "nalu", "calu", "nac", "nau", "nmu", "npu")

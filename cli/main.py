@@ -2,8 +2,15 @@
 `calu-np --help` starts without loading NumPy or compiling kernels."""
 
 import importlib
+import os
 
 import click
+
+# The commands multiply small matrices (at most a few hundred rows by a few hundred columns),
+# where BLAS threads cost more in synchronisation than they save, and worker processes (--jobs)
+# would compete with them for the cores. Set before NumPy loads; a value the user set wins.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 # Command name -> (module inside calu_np_cli, attribute, one-line help for the listing).
 COMMANDS = {
