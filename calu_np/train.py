@@ -45,9 +45,9 @@ class TrainConfig:
 def planned_steps(config):
     """Return the largest number of progress units `train` and `snap` report for `config`.
 
-    Restarts, the main run and every snap retraining round count one unit per step; the snap
-    retraining rounds run only when needed, and `run_regression` reports the unused rest at the
-    end so a progress bar always reaches its total.
+    Restarts, the main run and every snap retraining round count one unit per step. The snap
+    retrains only when needed, so `run_regression` reports the unused rest at the end and a
+    progress bar always reaches its total.
     """
     restarts = config.restarts * config.restart_steps if config.restarts > 1 else 0
     return restarts + config.steps + config.snap_rounds * config.snap_retrain_steps
