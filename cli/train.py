@@ -10,15 +10,6 @@ from .common import (engine_option, format_mse, json_option, layers_callback, ou
 REGRESSION_TASKS = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
 
 
-def _planned_steps(task_info, steps):
-    """Return the number of progress units a default run reports: restarts plus the main run."""
-    from calu_np.train import TrainConfig
-
-    config = TrainConfig(steps=task_info.steps if steps is None else steps)
-    restarts = config.restarts * config.restart_steps if config.restarts > 1 else 0
-    return restarts + config.steps
-
-
 @click.command()
 @click.option("--task", required=True, type=click.Choice(REGRESSION_TASKS + ("hz-mumu",)),
               help="Which of the talk's experiments to train; hz-mumu is the Higgs vs Z → μμ classifier.")
@@ -52,11 +43,11 @@ def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
         return
     if plot_path is not None:
         raise click.BadParameter("--plot is only available with --task hz-mumu", param_hint="--plot")
-    from calu_np.experiment import run_regression
+    from calu_np.experiment import default_config, run_regression
     from calu_np.formula import formulas_of
     from calu_np.io import save_model
     from calu_np.tasks import get_task
-    from calu_np.train import TrainingDiverged
+    from calu_np.train import TrainingDiverged, planned_steps
 
     task_info = get_task(task)
     spec_text = str(layers) if layers is not None else None
@@ -73,7 +64,7 @@ def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
                                  param_hint="--q")
 
     start = time.perf_counter()
-    total = _planned_steps(task_info, steps)
+    total = planned_steps(default_config(task, seed=seed, steps=steps, lr=lr))
     try:
         with progress_bar(total, f"training {task}") as bar:
             result = run_regression(task, seed=seed, steps=steps, layers=spec_text, q=q, lr=lr, progress=bar.update)
