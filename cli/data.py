@@ -1,10 +1,8 @@
 """`calu-np data hep`: generate H/Z → μμ events with Pythia 8 (optional extra [hep])."""
 
-import os
-
 import click
 
-from .common import progress_bar
+from .common import output_path_callback, progress_bar
 
 
 @click.group()
@@ -20,14 +18,10 @@ def data():
 @click.option("--events", type=click.IntRange(min=1), default=1000, show_default=True, help="Number of events.")
 @click.option("--seed", type=click.IntRange(min=1, max=900_000_000), default=1, show_default=True,
               help="Pythia random seed (1 to 900000000; Pythia reads 0 as a seed from the clock).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=click.Path(dir_okay=False), callback=output_path_callback,
               help="Output .npz file: features (events, 8) = (E, px, py, pz) of μ+ then μ− in GeV, and metadata.")
 def hep(process, sqrt_s, events, seed, out):
     """Generate pp → H/Z → μμ events with Pythia 8 and write their muon four-vectors."""
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise click.BadParameter(f"the folder {folder} does not exist", param_hint="--out")
-
     from calu_np.hep import generate_events, save_sample
 
     done = 0

@@ -161,7 +161,7 @@ def _print_hz_mumu(result):
 
 
 def _plot_invariant(result, data, plot_path):
-    """Plot the first feature equal to p1·p2 against the muon-pair mass, or say there is none."""
+    """Plot the first feature equal to p1·p2 against the muon-pair mass, or report that there is none."""
     from calu_np.hep.plot import plot_feature_vs_mass
 
     if not result.invariant_features:
