@@ -12,6 +12,7 @@ import re
 
 from .formula import (
     Group,
+    _format_real_factors,
     format_expression,
     is_integer,
     is_real,
@@ -61,18 +62,7 @@ def latex_name(name):
 
 
 def _latex_real_factors(form):
-    if form.fraction is None:
-        return [f"{form.decimal!r}"], []
-    numerator, denominator = [], []
-    if form.fraction.numerator != 1:
-        numerator.append(str(form.fraction.numerator))
-    if form.fraction.denominator != 1:
-        denominator.append(str(form.fraction.denominator))
-    for name, power in (("\\pi", form.pi_power), ("e", form.e_power)):
-        if power:
-            text = name if abs(power) == 1 else f"{name}^{{{abs(power)}}}"
-            (numerator if power > 0 else denominator).append(text)
-    return numerator, denominator
+    return _format_real_factors(form, pi_name="\\pi", power_template="{name}^{{{power}}}")
 
 
 def _latex_number(value):

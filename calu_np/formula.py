@@ -120,8 +120,11 @@ def real_form(x):
     return RealForm(negative, None, decimal=magnitude)
 
 
-def _format_real_factors(form):
-    """Return (numerator factors, denominator factors) of a RealForm's magnitude as text."""
+def _format_real_factors(form, pi_name="pi", power_template="{name}**{power}"):
+    """Return (numerator factors, denominator factors) of a RealForm's magnitude as text.
+
+    `pi_name` and `power_template` let other notations (LaTeX) reuse the same factoring.
+    """
     if form.fraction is None:
         return [repr(form.decimal) if math.isfinite(form.decimal) else "inf"], []
     numerator, denominator = [], []
@@ -129,10 +132,10 @@ def _format_real_factors(form):
         numerator.append(str(form.fraction.numerator))
     if form.fraction.denominator != 1:
         denominator.append(str(form.fraction.denominator))
-    for name, power in (("pi", form.pi_power), ("e", form.e_power)):
+    for name, power in ((pi_name, form.pi_power), ("e", form.e_power)):
         if power == 0:
             continue
-        text = name if abs(power) == 1 else f"{name}**{abs(power)}"
+        text = name if abs(power) == 1 else power_template.format(name=name, power=abs(power))
         (numerator if power > 0 else denominator).append(text)
     return numerator, denominator
 
