@@ -32,6 +32,7 @@ elements, which is still an exact small number (an integer for integer Q); the r
 "merged sum".
 """
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ logger = logging.getLogger(__name__)
 # A training MSE below this fraction of mean |t|² counts as float64 round-off: exact formulas
 # reach about 1e-30 relative, while a single wrong weight costs far more than 1e-20.
 ROUND_OFF = 1e-20
+# The feature search tries every row of the feeding layer when there are at most this many
+# (5 values on 4 inputs is 625); above it, only rows near the used units.
+MAX_FULL_LIBRARY = 729
 
 
 @dataclass
@@ -230,7 +234,8 @@ def search_features(network, x, t, Ms, max_added=12):
 
     The library holds the feeding-layer rows of the features with a non-zero weight in Ms (a
     refit), the all-zero row where 0 is allowed, and every row that differs from one of these
-    in a single weight. Orthogonal matching
+    in a single weight, and every possible row when there are at most MAX_FULL_LIBRARY of them.
+    Orthogonal matching
     pursuit then adds the library feature that best matches the residual, refitting and
     rounding after each addition. It stops at round-off or after `max_added` additions. Returns (Ms, loss, merged) for the best rounding seen, or None when not applicable.
     """
@@ -251,6 +256,12 @@ def search_features(network, x, t, Ms, max_added=12):
     library = {}
     for start in starts:
         for row in [start] + _neighbour_rows(start, values):
+            library.setdefault(row.tobytes(), row)
+    if len(values) ** feeding.n_in <= MAX_FULL_LIBRARY:
+        # Few inputs: every row of allowed values fits, so no feature is out of reach, such as
+        # x0 / x1, two steps away from the constant unit.
+        for combination in itertools.product(values, repeat=feeding.n_in):
+            row = np.array(combination, dtype=np.complex128)
             library.setdefault(row.tobytes(), row)
     rows = list(library.values())
     if not rows:
