@@ -77,7 +77,7 @@ def bench():
               help="Worker processes on this machine.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run the cells on the Dask distributed cluster at this scheduler address, "
-              "e.g. tcp://10.0.0.5:8786 (needs the dask extra).")
+              "such as tcp://HOST:8786 (needs the dask extra).")
 @click.option("--results", "results_path", type=click.Path(dir_okay=False), default="nalm-results.jsonl",
               show_default=True, help="JSON-lines file of finished runs; cells already in it are skipped.")
 @click.option("--table", "table_path", type=click.Path(dir_okay=False), default=None,
