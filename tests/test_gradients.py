@@ -23,6 +23,7 @@ from calu_np.phasor import phasor_backward, phasor_forward
 from calu_np.quantizer import quantizer_backward, quantizer_forward
 from calu_np.regularizer import regularizer_backward, regularizer_forward
 from calu_np.spec import parse_layers, phasor_is_trainable
+from calu_np.stable import softmax
 from tests.strategies import (
     batch_sizes,
     complex_inputs,
@@ -96,8 +97,11 @@ def directional_derivative(G_z, v):
 
 
 def assert_close(analytic, numeric, scale, label):
-    """Assert |analytic − numeric| ≤ RTOL·max(|analytic|, |numeric|) + ATOL·scale."""
-    tolerance = RTOL * max(abs(analytic), abs(numeric)) + ATOL * scale
+    """Assert |analytic − numeric| ≤ RTOL·max(|analytic|, |numeric|) + ATOL·scale + 1e-300.
+
+    The last term lets subnormal round-off pass where both the values and the scale are 0.
+    """
+    tolerance = RTOL * max(abs(analytic), abs(numeric)) + ATOL * scale + 1e-300
     error = abs(analytic - numeric)
     assert error <= tolerance, (
         f"{label}: analytic {analytic:.12g}, numeric {numeric:.12g}, "
@@ -546,8 +550,13 @@ def test_network_regularizer_matches_differences(network):
     """
     params = network.params
     for i, layer in enumerate(network.layers):
-        distance = distance_to_q(params[f"{i}.logits"], layer.q)
-        assume(np.all((distance == 0) | (distance > 1e-3)))
+        logits = params[f"{i}.logits"]
+        distance = distance_to_q(logits, layer.q)
+        # |N − q_n| has a kink at N = q_n. It is harmless only where P is one-hot, because there
+        # the term's factor log(1 − P_n) vanishes with it; N = q_n from a spread P (symmetric
+        # logits over {−1, 0, 1}, say) is a true kink that central differences average over.
+        one_hot = np.max(softmax(logits), axis=-1, keepdims=True) == 1.0
+        assume(np.all((one_hot & (distance == 0)) | (distance > 1e-3)))
 
     total, grads = network.regularizer(params)
     assert sorted(grads) == sorted(key for key in params if key.endswith(".logits"))
