@@ -58,6 +58,10 @@ def save_model(path, network, metadata=None):
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **arrays)
+        # mkstemp creates the file readable by its owner only; give it the usual mode instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

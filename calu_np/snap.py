@@ -63,6 +63,7 @@ class SnapReport:
     loss_after: float
     method: str = "argmax"
     candidates: dict = field(default_factory=dict)
+    exact: bool = False  # kept, with a training MSE at float64 round-off (ROUND_OFF · mean |t|²)
 
     def describe(self):
         tried = ", ".join(f"{name} {loss:.1e}" for name, loss in self.candidates.items())
@@ -469,4 +470,5 @@ def snap(network, x, t, config=None, progress=None):
     if kept:
         freeze(network, Ms)
     losses = {name: loss for name, (_, loss) in candidates.items()}
-    return SnapReport(kept, loss_before, loss_after, method, losses)
+    exact = kept and loss_after <= tolerance
+    return SnapReport(kept, loss_before, loss_after, method, losses, exact)

@@ -115,6 +115,8 @@ def select(path, names, data, target, inputs=None):
     output_names = _split_names(target)
     if not output_names:
         raise ValueError("no target column given: pass --target NAME")
+    if len(set(output_names)) != len(output_names):
+        raise ValueError("a target column is listed twice in --target")
     input_names = _split_names(inputs) if inputs is not None else [name for name in names if name not in output_names]
     for name in output_names + input_names:
         if name not in names:
@@ -141,7 +143,7 @@ def select(path, names, data, target, inputs=None):
                              f"({count} non-finite cells in all): remove or fill those rows")
     for k, name in enumerate(output_names):
         if np.all(Y[:, k] == Y[0, k]):
-            raise ValueError(f"invalid {path}: the target {name!r} is constant ({Y[0, k]!r}) in every row, so there is no law to fit")
+            raise ValueError(f"invalid {path}: the target {name!r} is constant ({float(Y[0, k])!r}) in every row, so there is no law to fit")
     return Table(X, Y, input_names, output_names)
 
 

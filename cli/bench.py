@@ -8,6 +8,8 @@ import time
 
 import click
 
+from .common import output_path_callback
+
 OPERATIONS = ("add", "sub", "mul", "div")
 MODELS = ("calu", "nau", "nmu", "nac", "nalu", "npu")
 
@@ -79,6 +81,7 @@ def bench():
               help="Run the cells on the Dask distributed cluster at this scheduler address, "
               "such as tcp://HOST:8786 (needs the dask extra).")
 @click.option("--results", "results_path", type=click.Path(dir_okay=False), default="nalm-results.jsonl",
+              callback=output_path_callback,
               show_default=True, help="JSON-lines file of finished runs; cells already in it are skipped.")
 @click.option("--table", "table_path", type=click.Path(dir_okay=False), default=None,
               help="Markdown table to write (default: the results path with .md).")

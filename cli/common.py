@@ -1,6 +1,7 @@
 """Options and helpers shared by the calu-np commands."""
 
 import json
+import math
 import os
 import sys
 
@@ -66,6 +67,13 @@ def output_path_callback(ctx, param, value):
     folder = os.path.dirname(os.path.abspath(value))
     if not os.path.isdir(folder):
         raise click.BadParameter(f"the folder {folder} does not exist", ctx=ctx, param=param)
+    return value
+
+
+def finite_callback(ctx, param, value):
+    """Reject NaN and infinite numbers, which click's FloatRange lets through."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", ctx=ctx, param=param)
     return value
 
 

@@ -6,7 +6,7 @@ The law goes to stdout in the form chosen by --emit, so `calu-np fit data.csv --
 
 import click
 
-from .common import progress_bar, q_callback, seed_option
+from .common import output_path_callback, progress_bar, q_callback, seed_option
 
 
 def _fraction(ctx, param, value):
@@ -45,9 +45,18 @@ def report_error(label, Y_true, Y_pred, rows):
     return f"{label}: MSE {error:.3e}, relative MSE {relative:.3e} ({rows} rows)"
 
 
+def _single_target(values):
+    """Return the one --target text, rejecting a repeated option that click would silently drop."""
+    if len(values) > 1:
+        raise click.BadParameter("give --target once; separate several targets with commas, as in y1,y2",
+                                 param_hint="--target")
+    return values[0]
+
+
 @click.command()
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--target", required=True, help="Target column, or several separated by commas (y1,y2).")
+@click.option("--target", required=True, multiple=True, callback=lambda ctx, param, value: _single_target(value),
+              help="Target column, or several separated by commas (y1,y2).")
 @click.option("--inputs", default=None, help="Input columns separated by commas (default: every other column).")
 @click.option("--layers", default=None,
               help="Pin the layer stack, for example '6:CALUm 1:CALUa' (default: search a few stacks).")
@@ -65,7 +74,7 @@ def report_error(label, Y_true, Y_pred, rows):
               help="Fraction of rows, the most extreme ones, kept out of training to measure extrapolation.")
 @click.option("--emit", type=click.Choice(["text", "latex", "python", "sympy"]), default="text", show_default=True,
               help="Form in which the law is printed.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--out", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
               help="Write the fitted model to this .npz file.")
 @seed_option
 def fit(data, target, inputs, layers, q, scale, steps, restarts, holdout, outer, emit, out, seed):

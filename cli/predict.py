@@ -5,11 +5,13 @@ import sys
 
 import click
 
+from .common import output_path_callback
+
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--out", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
               help="Write the predictions to this CSV file instead of stdout.")
 def predict(model, data, out):
     """Print the model's predictions for every row of DATA as CSV.

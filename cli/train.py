@@ -4,7 +4,7 @@ import time
 
 import click
 
-from .common import (engine_option, format_mse, json_option, layers_callback, output_path_callback, print_json,
+from .common import (engine_option, format_mse, json_option, layers_callback, output_path_callback, print_json, finite_callback,
                      progress_bar, q_callback, seed_option)
 
 REGRESSION_TASKS = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
@@ -20,7 +20,7 @@ REGRESSION_TASKS = ("const", "identity", "add", "sub", "mul", "div", "multinomia
               help="Layer stack written as in the talk, for example '2 5:CALUm 1:CALUa' (default: the task's own).")
 @click.option("--q", "q", multiple=True, callback=q_callback,
               help="Quantized set such as 0..2, -2..2 or e,pi; give it once for every layer or once per layer.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, callback=finite_callback,
               help="Initial Adam learning rate; it decays geometrically to a tenth (default 0.02).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, callback=output_path_callback,
               help="Write the trained model to this .npz file.")
@@ -54,8 +54,8 @@ def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
     if spec_text is not None:
         if layers.n_inputs != task_info.n_inputs or layers.n_outputs != len(task_info.output_names):
             raise click.BadParameter(
-                f"'{spec_text}' maps {layers.n_inputs} inputs to {layers.n_outputs} outputs, "
-                f"but task {task} maps {task_info.n_inputs} to {len(task_info.output_names)}",
+                f"'{spec_text}' has {layers.n_inputs} input(s) and {layers.n_outputs} output(s), "
+                f"but task {task} has {task_info.n_inputs} and {len(task_info.output_names)}",
                 param_hint="--layers",
             )
     n_layers = len(layers.layers) if layers is not None else len(task_info.q)
@@ -117,6 +117,9 @@ def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
     click.echo(f"{'before snap':14}{format_mse(before['interpolation_mse']):>20}{format_mse(before['extrapolation_mse']):>20}")
     click.echo(f"{'after snap':14}{format_mse(after['interpolation_mse']):>20}{format_mse(after['extrapolation_mse']):>20}")
     click.echo(result.snap_report.describe())
+    if not result.snap_report.exact:
+        click.echo("warning: the training error did not reach float64 round-off, so the formula below is "
+                   "not exact; try another --seed or more --steps", err=True)
     click.echo("learned formula:")
     for line in formulas:
         click.echo(f"  {line}")

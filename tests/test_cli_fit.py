@@ -109,3 +109,27 @@ def test_fit_reads_npz(tmp_path):
     result = CliRunner().invoke(main, ["fit", str(path), "--target", "F", *FAST])
     assert result.exit_code == 0, result.output
     assert "F = q/r**2" in result.output
+
+
+def test_fit_rejects_repeated_target_option(tmp_path):
+    from click.testing import CliRunner
+
+    from calu_np_cli.main import main
+
+    path = tmp_path / "table.csv"
+    rows = ["a,b,y"] + [f"{a},{b},{a * b}" for a, b in [(1.0, 2.0), (2.0, 3.0), (1.5, 0.5), (0.7, 1.1)]]
+    path.write_text("\n".join(rows) + "\n")
+    result = CliRunner().invoke(main, ["fit", str(path), "--target", "y", "--target", "a"])
+    assert result.exit_code == 2
+    assert "give --target once" in result.output
+
+
+def test_predict_out_in_missing_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from calu_np_cli.main import main
+
+    result = CliRunner().invoke(main, ["predict", str(tmp_path / "m.npz"), str(tmp_path / "d.csv"),
+                                       "--out", str(tmp_path / "missing" / "p.csv")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output

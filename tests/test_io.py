@@ -83,3 +83,15 @@ def test_wrong_shape_rejected(tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match="malformed"):
         load_model(path)
+
+
+def test_saved_file_follows_umask(tmp_path):
+    import os
+
+    path = tmp_path / "model.npz"
+    previous = os.umask(0o022)
+    try:
+        save_model(path, make_network())
+    finally:
+        os.umask(previous)
+    assert (path.stat().st_mode & 0o777) == 0o644
