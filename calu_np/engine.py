@@ -250,9 +250,11 @@ def adam_update(param, grad, m, v, lr, beta1, beta2, eps, correction1, correctio
     with c₁, c₂ the bias corrections 1 − βᵗ. Both engines give the same bits.
     """
     if get_engine() == "numba" and param.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous:
-        _kernels().adam_update(param.reshape(-1), np.ascontiguousarray(grad, dtype=np.float64).reshape(-1),
-                               m.reshape(-1), v.reshape(-1), lr, beta1, beta2, eps, correction1, correction2)
-        return
+        grad_array = np.ascontiguousarray(grad, dtype=np.float64)
+        # The kernel loops over param.size elements of each array, so shapes must match exactly.
+        if grad_array.shape == param.shape == m.shape == v.shape:
+            _kernels().adam_update(param, grad_array, m, v, lr, beta1, beta2, eps, correction1, correction2)
+            return
     m *= beta1
     m += (1.0 - beta1) * grad
     v *= beta2

@@ -8,13 +8,18 @@ every size measured in bench/bench_engines.py, even 128 × 8 by 8 × 50.
 Importing this module imports numba but compiles nothing: each kernel is compiled on its first
 call, or loaded from numba's on-disk cache (`cache=True`) when an earlier process compiled it.
 `error_model="numpy"` makes a division by zero give inf or NaN as in NumPy instead of raising,
-and it lets LLVM vectorize the loops.
+and it lets LLVM vectorize the loops. The kernels that evaluate polynomials also allow
+`fastmath={"contract"}`, which lets LLVM fuse a product and a sum into one FMA instruction: the
+results stay the same from run to run on one machine, but may differ in the last bit between
+CPUs with and without FMA.
 """
 
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llvm_ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 # exp(a) = 2^k exp(r) with a = k ln 2 + r, |r| ≤ ln 2 / 2. ln 2 is split so that k · LN2_HI is
 # exact for |k| < 2^20 (Cody and Waite's reduction).
@@ -35,40 +40,65 @@ _FAST_EXP_MAX_REAL = 700.0
 _FAST_EXP_MAX_IMAG = 1.0e5
 
 
+@intrinsic
+def _float64_bits(typing_context, value):
+    """Return the IEEE 754 bits of a float64 as an int64, as one bitcast that LLVM can vectorize."""
+    if value != types.float64:
+        return None
+
+    def codegen(context, builder, signature, arguments):
+        return builder.bitcast(arguments[0], llvm_ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _float64_from_bits(typing_context, bits):
+    """Return the float64 whose IEEE 754 bits are the int64 `bits`, as one bitcast."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, arguments):
+        return builder.bitcast(arguments[0], llvm_ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+# Adding 2^52 + 1023 to an integral float k with |k| < 2^51 leaves k + 1023 in the low mantissa bits.
+_EXPONENT_SHIFTER = 2.0**52 + 1023.0
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _power_of_two(k):
-    """Return 2^k for an integral float k with |k| ≤ 1023, using only selects and products.
+    """Return 2^k for an integral float k with |k| ≤ 1022, exactly.
 
-    Built bit by bit from |k| so that LLVM can vectorize it; every product is exact.
+    The biased exponent k + 1023 is read from the low mantissa bits of k + 2^52 + 1023 and
+    shifted into the exponent field. Only additions, bitcasts and a shift, so LLVM vectorizes it.
     """
-    h = abs(k)
-    p = 1.0
-    factor = 2.0**512
-    bit = 512.0
-    for _ in range(10):
-        take = h >= bit
-        h = h - bit if take else h
-        p = p * factor if take else p
-        bit = bit * 0.5
-        factor = math.sqrt(factor)
-    return p if k >= 0.0 else 1.0 / p
+    return _float64_from_bits(_float64_bits(k + _EXPONENT_SHIFTER) << 52)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _exp_polynomial_parts(a, b):
-    """Return (Re, Im) of exp(a + ib) by range reduction and Taylor polynomials.
+def _exp_real_polynomial(a):
+    """Return exp(a) for real |a| ≤ 700 by range reduction and a Taylor polynomial.
 
-    Accurate to a few units in the last place for |a| ≤ 700 and |b| ≤ 1e5; `complex_exp_into`
-    sends other arguments to `_exp_libm_parts`. Taylor series suffice: the truncation errors
-    are below 1e-17 relative on the reduced ranges |r| ≤ 0.35 and |t| ≤ π/4.
+    The truncation error is below 1e-17 relative on the reduced range |r| ≤ 0.35. Other
+    arguments give wrong results, so callers send them to the C library.
     """
     k = np.floor(a * _INV_LN2 + 0.5)
     r = (a - k * _LN2_HI) - k * _LN2_LO
     exp_r = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (
         1 / 720 + r * (1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (
             1 / 39916800 + r * (1 / 479001600 + r * (1 / 6227020800)))))))))))))
-    magnitude = exp_r * _power_of_two(k)
+    return exp_r * _power_of_two(k)
 
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _cos_sin_polynomial(b):
+    """Return (cos b, sin b) for |b| ≤ 1e5 by range reduction and Taylor polynomials.
+
+    The truncation errors are below 1e-17 relative on the reduced range |t| ≤ π/4.
+    """
     m = np.floor(b * _TWO_OVER_PI + 0.5)
     t = ((b - m * _PIO2_1) - m * _PIO2_2) - m * _PIO2_3
     t2 = t * t
@@ -84,7 +114,37 @@ def _exp_polynomial_parts(a, b):
     sin_base = cos_t if odd else sin_t
     cos_b = -cos_base if (quadrant == 1.0) | (quadrant == 2.0) else cos_base
     sin_b = -sin_base if quadrant >= 2.0 else sin_base
+    return cos_b, sin_b
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _exp_polynomial_parts(a, b):
+    """Return (Re, Im) of exp(a + ib) for |a| ≤ 700 and |b| ≤ 1e5, to a few units in the last place.
+
+    `complex_exp_into` sends other arguments to `_exp_libm_parts`.
+    """
+    magnitude = _exp_real_polynomial(a)
+    cos_b, sin_b = _cos_sin_polynomial(b)
     return magnitude * cos_b, magnitude * sin_b
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _exp_real_into(a, out):
+    """Write exp(a) into out (1-D float64 arrays of the same size). Twin: `np.exp(a)`.
+
+    Like `complex_exp_into`: a vectorized polynomial pass, then the C library for the arguments
+    outside its range, only if there are any.
+    """
+    n_outside = 0
+    for i in range(a.size):
+        outside = (abs(a[i]) > _FAST_EXP_MAX_REAL) | (a[i] != a[i])
+        n_outside += outside
+        out[i] = _exp_real_polynomial(a[i])
+    if n_outside == 0:
+        return
+    for i in range(a.size):
+        if (abs(a[i]) > _FAST_EXP_MAX_REAL) | (a[i] != a[i]):
+            out[i] = math.exp(a[i])
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -105,7 +165,7 @@ def _exp_libm_parts(a, b):
     return magnitude * math.cos(b), magnitude * math.sin(b)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def complex_exp_into(s, y):
     """Write exp(s) into y (both 2-D, same shape). Twin: `np.exp(s)`.
 
@@ -153,6 +213,9 @@ def calum_log(x):
             if zero:
                 n_zero += 1
                 L[i, j] = 0.0
+            elif imag == 0.0 and real == real:
+                # Real input: hypot(x, 0) is |x| and atan2(+0, x) is π or +0, so the calls are skipped.
+                L[i, j] = complex(math.log(abs(real)), math.pi if real < 0.0 else 0.0)
             else:
                 L[i, j] = complex(math.log(math.hypot(real, imag)), math.atan2(imag, real))
     return L, is_zero, n_zero
@@ -216,16 +279,7 @@ def calum_input_grad(conj_G_L, x, is_zero):
     return G_x
 
 
-@njit(cache=True, error_model="numpy")
-def _sigmoid(a):
-    """Return 1 / (1 + exp(−a)) in the form that cannot overflow. Twin: `stable.sigmoid`."""
-    if a >= 0.0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
-
-
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def weights_forward(logits, q, theta, has_phasor, frozen, fixed_M):
     """Return (M, P, N, sigma, W): the total weights M = N ∘ W and what the backward pass needs.
 
@@ -233,38 +287,64 @@ def weights_forward(logits, q, theta, has_phasor, frozen, fixed_M):
     if has_phasor), frozen (n_out, n_in) bool, fixed_M (n_out, n_in) complex. P = softmax(logits),
     N = Σ_n q_n P_n, sigma = σ(θ), W = exp(iπ σ) or 1 without a phasor, and M = fixed_M where
     frozen. Twin: `CALULayer.weights` (`quantizer_forward`, `phasor_forward`).
+
+    The exponentials, the sigmoid and the phasor each run in a loop over all weights that LLVM
+    vectorizes, so the C library's exp, cos and sin are called only for extreme arguments.
     """
     n_out, n_in, n_q = logits.shape
+    n_weights = n_out * n_in
+    logit_rows = logits.reshape(n_weights, n_q)
     P = np.empty_like(logits)
+    P_rows = P.reshape(n_weights, n_q)
     N = np.empty((n_out, n_in), dtype=np.complex128)
     sigma = np.zeros((n_out, n_in), dtype=np.float64)
     W = np.empty((n_out, n_in), dtype=np.complex128)
     M = np.empty((n_out, n_in), dtype=np.complex128)
-    for k in range(n_out):
-        for j in range(n_in):
-            # Softmax shifted by its maximum, so exp never overflows.
-            top = logits[k, j, 0]
-            for n in range(1, n_q):
-                top = max(top, logits[k, j, n])
-            total = 0.0
-            for n in range(n_q):
-                e = math.exp(logits[k, j, n] - top)
-                P[k, j, n] = e
-                total += e
-            expected = 0j
-            for n in range(n_q):
-                P[k, j, n] = P[k, j, n] / total
-                expected += P[k, j, n] * q[n]
-            N[k, j] = expected
+    N_flat = N.reshape(-1)
+    sigma_flat = sigma.reshape(-1)
+    W_flat = W.reshape(-1)
+    M_flat = M.reshape(-1)
 
-            if has_phasor:
-                s = _sigmoid(theta[k, j])
-                sigma[k, j] = s
-                angle = math.pi * s
-                W[k, j] = complex(math.cos(angle), math.sin(angle))
-            else:
-                W[k, j] = 1.0
-            M[k, j] = fixed_M[k, j] if frozen[k, j] else expected * W[k, j]
+    # Softmax shifted by its maximum, so exp never overflows.
+    shifted = np.empty_like(P_rows)
+    for w in range(n_weights):
+        top = logit_rows[w, 0]
+        for n in range(1, n_q):
+            top = max(top, logit_rows[w, n])
+        for n in range(n_q):
+            shifted[w, n] = logit_rows[w, n] - top
+    _exp_real_into(shifted.reshape(-1), P.reshape(-1))
+    for w in range(n_weights):
+        total = 0.0
+        for n in range(n_q):
+            total += P_rows[w, n]
+        expected = 0j
+        for n in range(n_q):
+            P_rows[w, n] = P_rows[w, n] / total
+            expected += P_rows[w, n] * q[n]
+        N_flat[w] = expected
+
+    if has_phasor:
+        # With e = exp(−|θ|) ≤ 1, σ(θ) is 1 / (1 + e) for θ ≥ 0 and e / (1 + e) below: neither overflows.
+        theta_flat = theta.reshape(-1)
+        minus_abs_theta = np.empty(n_weights)
+        e = np.empty(n_weights)
+        for w in range(n_weights):
+            minus_abs_theta[w] = -abs(theta_flat[w])
+        _exp_real_into(minus_abs_theta, e)
+        for w in range(n_weights):
+            s = 1.0 / (1.0 + e[w]) if theta_flat[w] >= 0.0 else e[w] / (1.0 + e[w])
+            sigma_flat[w] = s
+            cos_angle, sin_angle = _cos_sin_polynomial(math.pi * s)
+            W_flat[w] = complex(cos_angle, sin_angle)
+    else:
+        for w in range(n_weights):
+            W_flat[w] = 1.0
+
+    frozen_flat = frozen.reshape(-1)
+    fixed_flat = fixed_M.reshape(-1)
+    for w in range(n_weights):
+        M_flat[w] = fixed_flat[w] if frozen_flat[w] else N_flat[w] * W_flat[w]
     return M, P, N, sigma, W
 
 
@@ -297,17 +377,22 @@ def weights_backward(G_M, P, N, sigma, W, q, has_phasor, frozen):
 
 @njit(cache=True, error_model="numpy")
 def adam_update(param, grad, m, v, lr, beta1, beta2, eps, correction1, correction2):
-    """Apply one Adam update to the 1-D float64 arrays param, m and v in place.
+    """Apply one Adam update to the float64 arrays param, m and v in place.
 
-    Twin: the NumPy branch of `engine.adam_update` (the body of `optim.Adam.step`), with the
-    operations in the same order, so both give the same bits.
+    All four arrays are C-contiguous with the same shape, of any number of dimensions. Twin: the
+    NumPy branch of `engine.adam_update` (the body of `optim.Adam.step`), with the operations in
+    the same order, so both give the same bits.
     """
-    for i in range(param.size):
-        g = grad[i]
-        m_i = m[i] * beta1
+    param_flat = param.reshape(-1)
+    grad_flat = grad.reshape(-1)
+    m_flat = m.reshape(-1)
+    v_flat = v.reshape(-1)
+    for i in range(param_flat.size):
+        g = grad_flat[i]
+        m_i = m_flat[i] * beta1
         m_i = m_i + (1.0 - beta1) * g
-        v_i = v[i] * beta2
+        v_i = v_flat[i] * beta2
         v_i = v_i + (1.0 - beta2) * g * g
-        m[i] = m_i
-        v[i] = v_i
-        param[i] = param[i] - lr * (m_i / correction1) / (math.sqrt(v_i / correction2) + eps)
+        m_flat[i] = m_i
+        v_flat[i] = v_i
+        param_flat[i] = param_flat[i] - lr * (m_i / correction1) / (math.sqrt(v_i / correction2) + eps)
