@@ -87,7 +87,7 @@ def calu_step_function(engine_name, network, x, t):
         engine.set_engine(engine_name)
         y, cache = network.forward(x)
         _, residual = mse_forward(y, t)
-        grads, _ = network.backward(mse_backward(residual), cache)
+        grads, _ = network.backward(mse_backward(residual), cache, input_grad=False)
         optimizer.step(params, grads, lr=LEARNING_RATE)
 
     return step
