@@ -213,6 +213,27 @@ def test_complex_exp_matches_numpy():
     assert y.flat[1] == complex(1.0, -0.0)
 
 
+def test_real_exp_matches_numpy():
+    from calu_np import kernels
+
+    rng = np.random.default_rng(8)
+    a = rng.normal(0.0, 100.0, size=500)
+    special = [0.0, -0.0, 1e-300, 700.0, -700.0, 705.0, -720.0, 709.7, 710.0, -745.0, -800.0, 800.0,
+               np.inf, -np.inf, np.nan]
+    a[: len(special)] = special
+    out = np.empty_like(a)
+    kernels._exp_real_into(a, out)
+    with np.errstate(all="ignore"):
+        expected = np.exp(a)
+
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(expected))
+    finite = np.isfinite(expected) & (expected > 0)
+    error = np.abs(out[finite] - expected[finite]) / expected[finite]
+    assert np.all(error <= TOLERANCE), f"max elementwise relative error {error.max():.3e}"
+    np.testing.assert_array_equal(out[expected == 0], 0.0)
+
+
 def test_adam_update_gives_numpy_bits():
     rng = np.random.default_rng(11)
     results = {}
