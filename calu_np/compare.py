@@ -282,7 +282,6 @@ def record_quantizer_trajectory(task_name="mul", seed=0, every=10, progress=None
     history of the model that was kept. The network is then snapped as `run_regression` does.
     Returns a QuantizerTrajectory.
     """
-    from .losses import mse
     from .network import Network
     from .quantizer import quantizer_forward
     from .snap import snap
@@ -293,54 +292,40 @@ def record_quantizer_trajectory(task_name="mul", seed=0, every=10, progress=None
     network = Network(parse_layers(task.layers), [parse_q(text) for text in task.q])
     config = default_config(task_name, seed)
     (x, t), _, _ = make_data(task, seed)
-    x_complex = np.asarray(x, dtype=np.complex128)
-    # NOTE: this mirrors how `calu_np.train.train` runs restarts (config.restarts trials of
-    # config.restart_steps steps, then the main run from the trial with the lowest full-batch
-    # training loss). If that schedule changes, the trial boundaries found here must follow.
     trial_steps = config.restart_steps if config.restarts > 1 else 0
-    n_trials = config.restarts if config.restarts > 1 else 0
-    segments = [{"steps": [], "N": [], "loss": math.inf} for _ in range(n_trials + 1)]
+    segments = {}
+    kept = []
+
+    def record(segment, step):
+        if segment == "kept":
+            kept.append(step)
+            return
+        history = segments.setdefault(segment, {"steps": [], "N": []})
+        # The main run continues the kept trial, so its steps count on from the trial's.
+        step += trial_steps if segment == "main" else 0
+        if step % every == 0 or step == 1:
+            history["steps"].append(step)
+            history["N"].append([quantizer_forward(network.params[f"{i}.logits"], layer.q)[0]
+                                 for i, layer in enumerate(network.layers)])
+
     done = 0
 
-    def record(n):
+    def count(n):
         nonlocal done
         done += n
-        trial_total = n_trials * trial_steps
-        if done <= trial_total:
-            index, local_step = (done - 1) // trial_steps, (done - 1) % trial_steps + 1
-        else:
-            index, local_step = n_trials, trial_steps + done - trial_total
-        segment = segments[index]
-        if local_step % every == 0 or local_step == 1:
-            segment["steps"].append(local_step)
-            segment["N"].append([quantizer_forward(network.params[f"{i}.logits"], layer.q)[0]
-                                 for i, layer in enumerate(network.layers)])
-        if index < n_trials and local_step == trial_steps:
-            segment["loss"] = mse(network.forward(x_complex)[0], t)
         if progress is not None:
             progress(n)
 
-    reported = 0
-
-    def report_snap(n):
-        nonlocal reported
-        reported += n
-        if progress is not None:
-            progress(n)
-
-    train(network, x, t, config, progress=record)
-    snap(network, x, t, config, progress=report_snap)
+    train(network, x, t, config, progress=count, on_step=record)
+    snap(network, x, t, config, progress=count)
     # The snap retrains only when it must; report its unused steps so a progress bar completes.
-    if progress is not None and done + reported < planned_steps(config):
-        progress(planned_steps(config) - done - reported)
+    if progress is not None and done < planned_steps(config):
+        progress(planned_steps(config) - done)
     snapped = []
     for layer, M in zip(network.layers, network.weights()[0]):
         snapped.append(np.abs(M) if layer.trainable_phasor else M)
 
-    history = segments[-1:]
-    if n_trials:
-        kept = int(np.argmin([segment["loss"] for segment in segments[:n_trials]]))
-        history = [segments[kept], segments[-1]]
+    history = [segments[kept[0]], segments["main"]] if kept else [segments["main"]]
     steps = [step for segment in history for step in segment["steps"]]
     N = [np.array([snapshot[i] for segment in history for snapshot in segment["N"]]) for i in range(len(network.layers))]
     return QuantizerTrajectory(task_name, seed, task.layers, steps, N, [layer.q for layer in network.layers],

@@ -61,11 +61,12 @@ def _first_nonfinite_layer(network, cache):
     return "the loss"
 
 
-def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, total_steps=None):
+def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, total_steps=None, on_step=None):
     """Train `network.params` in place for `steps` mini-batch steps. Returns the loss curve.
 
     The learning rate and the regularizer ramp follow step_offset + step out of `total_steps`
-    (default `steps`). `progress`, if given, is called with the number of steps just completed.
+    (default `steps`). `progress`, if given, is called with the number of steps just completed;
+    `on_step`, if given, with the number of steps this call has taken so far, after each step.
     On a NaN or inf loss the parameters are restored to the last step whose loss was finite and
     TrainingDiverged is raised, naming the step and the first layer that went non-finite.
     """
@@ -109,6 +110,8 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
         losses.append(loss)
         if progress is not None:
             progress(1)
+        if on_step is not None:
+            on_step(step + 1)
     return losses
 
 
@@ -118,34 +121,45 @@ def fresh_parameters(network, rng):
     return initialise(twin, rng)
 
 
-def train(network, x, t, config, progress=None):
+def train(network, x, t, config, progress=None, on_step=None):
     """Initialise and train `network` on (x, t) following `config`. Returns the loss curve.
 
     With `config.restarts` > 1, that many initialisations are each trained for
     `config.restart_steps` steps at a nearly constant learning rate, the one with the lowest
     full-batch loss is kept, and it is then trained for `config.steps` more. Seeded by
     `config.seed`: the same seed on the same machine gives bit-identical results.
+
+    `on_step`, if given, observes the schedule: it is called as on_step(k, step) after every
+    step of restart k (0-based), as on_step("kept", k) when restart k is chosen to continue, and
+    as on_step("main", step) after every step of the main run.
     """
     rng = np.random.default_rng(config.seed)
     x = np.asarray(x, dtype=np.complex128)
     t = np.asarray(t, dtype=np.complex128)
     curve = []
 
+    def observer(segment):
+        if on_step is None:
+            return None
+        return lambda step: on_step(segment, step)
+
     if config.restarts > 1:
         best = None
         for trial in range(config.restarts):
             initialise(network, rng)
             trial_curve = run_adam(network, x, t, config, config.restart_steps, rng, progress,
-                                   total_steps=config.restart_steps * 10)
+                                   total_steps=config.restart_steps * 10, on_step=observer(trial))
             y, _ = network.forward(x)
             loss = mse_forward(y, t)[0]
             logger.info("restart %d: loss %.3e after %d steps", trial, loss, config.restart_steps)
             if best is None or loss < best[0]:
-                best = (loss, network.copy_params(), trial_curve)
+                best = (loss, network.copy_params(), trial_curve, trial)
         network.params = best[1]
         curve.extend(best[2])
+        if on_step is not None:
+            on_step("kept", best[3])
     else:
         initialise(network, rng)
 
-    curve.extend(run_adam(network, x, t, config, config.steps, rng, progress))
+    curve.extend(run_adam(network, x, t, config, config.steps, rng, progress, on_step=observer("main")))
     return curve
