@@ -230,6 +230,35 @@ def _neighbour_rows(row, values):
     return neighbours
 
 
+def _pursue(network, x, t, Ms, rows, groups, F, norms, support, tolerance, max_added):
+    """Add library features to `support` one at a time by orthogonal matching pursuit.
+
+    After each addition the last layer is refitted and rounded onto Q. Returns (Ms, loss,
+    merged) for the best rounding seen, or None when no rounding was possible.
+    """
+    support = list(support)
+    best = None
+    for _ in range(max_added + 1):
+        coefficients = np.zeros((len(rows), t.shape[1]), dtype=np.complex128)
+        if support:
+            coefficients[support] = _least_squares(F[:, support], t)
+        assigned = _assign(network, Ms, groups, coefficients, rows)
+        if assigned is not None:
+            loss = snapped_loss(network, x, t, assigned[0])
+            if best is None or loss < best[1]:
+                best = (assigned[0], loss, assigned[1])
+            if loss <= tolerance:
+                break
+        residual = t - F[:, support] @ coefficients[support] if support else t
+        score = np.sum(np.abs(np.conj(F).T @ residual) ** 2, axis=1) / norms**2
+        score[support] = -1.0
+        candidate = int(np.argmax(score))
+        if score[candidate] <= 0:
+            break
+        support.append(candidate)
+    return best
+
+
 def search_features(network, x, t, Ms, max_added=12):
     """Refit the last layer on the units' features plus one-step neighbours, added one at a time.
 
@@ -258,7 +287,8 @@ def search_features(network, x, t, Ms, max_added=12):
     for start in starts:
         for row in [start] + _neighbour_rows(start, values):
             library.setdefault(row.tobytes(), row)
-    if len(values) ** feeding.n_in <= MAX_FULL_LIBRARY:
+    full_library = len(values) ** feeding.n_in <= MAX_FULL_LIBRARY
+    if full_library:
         # Few inputs: every row of allowed values fits, so no feature is out of reach, such as
         # x0 / x1, two steps away from the constant unit.
         for combination in itertools.product(values, repeat=feeding.n_in):
@@ -283,27 +313,20 @@ def search_features(network, x, t, Ms, max_added=12):
         existing.setdefault(Ms[-2][unit].tobytes(), []).append(unit)
     groups = [existing.get(row.tobytes(), []) for row in rows]
 
-    support = [i for i, row in enumerate(rows) if groups[i]]
     tolerance = ROUND_OFF * max(float(np.mean(np.abs(t) ** 2)), 1e-300)
+    initial_supports = [[i for i, row in enumerate(rows) if groups[i]]]
+    if full_library:
+        # Greedy pursuit never drops a feature, so wrong units kept from training can block the
+        # exact one when features correlate strongly (x0/x1 and x0²/x1² over [10, 20]). From an
+        # empty start, a target that is itself a library feature is the first one picked.
+        initial_supports.append([])
     best = None
-    for _ in range(max_added + 1):
-        coefficients = np.zeros((len(rows), t.shape[1]), dtype=np.complex128)
-        if support:
-            coefficients[support] = _least_squares(F[:, support], t)
-        assigned = _assign(network, Ms, groups, coefficients, rows)
-        if assigned is not None:
-            loss = snapped_loss(network, x, t, assigned[0])
-            if best is None or loss < best[1]:
-                best = (assigned[0], loss, assigned[1])
-            if loss <= tolerance:
-                break
-        residual = t - F[:, support] @ coefficients[support] if support else t
-        score = np.sum(np.abs(np.conj(F).T @ residual) ** 2, axis=1) / norms**2
-        score[support] = -1.0
-        candidate = int(np.argmax(score))
-        if score[candidate] <= 0:
+    for support in initial_supports:
+        found = _pursue(network, x, t, Ms, rows, groups, F, norms, support, tolerance, max_added)
+        if found is not None and (best is None or found[1] < best[1]):
+            best = found
+        if best is not None and best[1] <= tolerance:
             break
-        support.append(candidate)
     return best
 
 
