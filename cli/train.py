@@ -4,8 +4,18 @@ import time
 
 import click
 
-from .common import (engine_option, format_mse, json_option, layers_callback, output_path_callback, print_json, finite_callback,
-                     progress_bar, q_callback, seed_option)
+from .common import (
+    engine_option,
+    finite_callback,
+    format_mse,
+    json_option,
+    layers_callback,
+    output_path_callback,
+    print_json,
+    progress_bar,
+    q_callback,
+    seed_option,
+)
 
 REGRESSION_TASKS = ("const", "identity", "add", "sub", "mul", "div", "multinomial", "lorentz")
 
@@ -43,6 +53,11 @@ def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
         return
     if plot_path is not None:
         raise click.BadParameter("--plot is only available with --task hz-mumu", param_hint="--plot")
+    _train_regression(task, seed, steps, layers, q, lr, out, as_json)
+
+
+def _train_regression(task, seed, steps, layers, q, lr, out, as_json):
+    """Train, snap and report one of the regression tasks; see `train`."""
     from calu_np.experiment import default_config, run_regression
     from calu_np.formula import formulas_of
     from calu_np.io import save_model
@@ -86,6 +101,7 @@ def train(task, seed, steps, layers, q, lr, out, plot_path, as_json):
             "method": result.snap_report.method,
             "training_mse_before": result.snap_report.loss_before,
             "training_mse_after": result.snap_report.loss_after,
+            "exact": result.snap_report.exact,
         },
         "formula": formulas,
         "seconds": round(seconds, 2),
