@@ -264,10 +264,11 @@ def search_features(network, x, t, Ms, max_added=12):
 
     The library holds the feeding-layer rows of the features with a non-zero weight in Ms (a
     refit), the all-zero row where 0 is allowed, and every row that differs from one of these
-    in a single weight, and every possible row when there are at most MAX_FULL_LIBRARY of them.
-    Orthogonal matching
-    pursuit then adds the library feature that best matches the residual, refitting and
-    rounding after each addition. It stops at round-off or after `max_added` additions. Returns (Ms, loss, merged) for the best rounding seen, or None when not applicable.
+    in a single weight. Orthogonal matching pursuit then adds the library feature that best
+    matches the residual, refitting and rounding after each addition, until round-off or
+    `max_added` additions. Where that misses and there are at most MAX_FULL_LIBRARY possible
+    rows, the pursuit is repeated over all of them. Returns (Ms, loss, merged) for the best
+    rounding seen, or None when not applicable.
     """
     if len(network.layers) < 2 or network.layers[-1].kind != "CALUa":
         return None
@@ -287,14 +288,30 @@ def search_features(network, x, t, Ms, max_added=12):
     for start in starts:
         for row in [start] + _neighbour_rows(start, values):
             library.setdefault(row.tobytes(), row)
-    full_library = len(values) ** feeding.n_in <= MAX_FULL_LIBRARY
-    if full_library:
-        # Few inputs: every row of allowed values fits, so no feature is out of reach, such as
-        # x0 / x1, two steps away from the constant unit.
-        for combination in itertools.product(values, repeat=feeding.n_in):
-            row = np.array(combination, dtype=np.complex128)
-            library.setdefault(row.tobytes(), row)
-    rows = list(library.values())
+    tolerance = ROUND_OFF * max(float(np.mean(np.abs(t) ** 2)), 1e-300)
+    best = _search_library(network, x, t, Ms, h, list(library.values()), used, tolerance, max_added, from_empty=False)
+    if best is not None and best[1] <= tolerance:
+        return best
+    if len(values) ** feeding.n_in > MAX_FULL_LIBRARY:
+        return best
+
+    # Few inputs: every row of allowed values fits, so no feature is out of reach, such as
+    # x0 / x1, two steps away from the constant unit. The wider library is tried second
+    # because more strongly correlated features can lead the greedy pursuit astray where the
+    # neighbours alone suffice (x0 + x1 over [1.1, 1.2]).
+    for combination in itertools.product(values, repeat=feeding.n_in):
+        row = np.array(combination, dtype=np.complex128)
+        library.setdefault(row.tobytes(), row)
+    wide = _search_library(network, x, t, Ms, h, list(library.values()), used, tolerance, max_added, from_empty=True)
+    if wide is not None and (best is None or wide[1] < best[1]):
+        best = wide
+    return best
+
+
+def _search_library(network, x, t, Ms, h, rows, used, tolerance, max_added, from_empty):
+    """Run the pursuit of `search_features` over the feeding-layer `rows`, starting from the
+    used units and, with `from_empty`, also from no feature at all. Returns the best rounding."""
+    feeding = network.layers[-2]
     if not rows:
         return None
     with np.errstate(all="ignore"):
@@ -313,9 +330,8 @@ def search_features(network, x, t, Ms, max_added=12):
         existing.setdefault(Ms[-2][unit].tobytes(), []).append(unit)
     groups = [existing.get(row.tobytes(), []) for row in rows]
 
-    tolerance = ROUND_OFF * max(float(np.mean(np.abs(t) ** 2)), 1e-300)
     initial_supports = [[i for i, row in enumerate(rows) if groups[i]]]
-    if full_library:
+    if from_empty:
         # Greedy pursuit never drops a feature, so wrong units kept from training can block the
         # exact one when features correlate strongly (x0/x1 and x0²/x1² over [10, 20]). From an
         # empty start, a target that is itself a library feature is the first one picked.
