@@ -42,3 +42,31 @@ def hep(process, sqrt_s, events, seed, out):
     except (ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"wrote {len(features)} {process} events at √s = {sqrt_s:g} GeV to {out}")
+
+
+@data.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def check(path):
+    """Validate an event file and print what it holds.
+
+    The file must be an .npz written by `calu-np data hep` (or `calu_np.hep.save_sample`):
+    features of shape (events, 8), finite, with both muons present and E ≥ |p|.
+    """
+    import numpy as np
+
+    from calu_np.hep import load_sample
+    from calu_np.hep.physics import invariant_mass
+
+    try:
+        features, metadata = load_sample(path)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+    mass = invariant_mass(features)
+    process = metadata.get("process", "unknown process")
+    sqrt_s = metadata.get("sqrt_s")
+    energy = f" at √s = {sqrt_s:g} GeV" if isinstance(sqrt_s, (int, float)) else ""
+    click.echo(f"{path}: {len(features)} {process} events{energy}")
+    click.echo(f"muon-pair mass: median {np.median(mass):.2f} GeV, "
+               f"1st to 99th percentile {np.percentile(mass, 1):.2f} to {np.percentile(mass, 99):.2f} GeV")
+    click.echo(f"largest muon energy: {np.max(features[:, [0, 4]]):.1f} GeV")

@@ -147,3 +147,31 @@ def test_hz_mumu_short_run_json(runner):
         assert 0.0 <= row["13 TeV"] <= 1.0
         assert 0.0 <= row["100 TeV"] <= 1.0
     assert len(summary["features"]) == 3
+
+
+def test_data_check_reads_bundled_sample(runner):
+    from importlib.resources import files
+
+    path = files("calu_np") / "data" / "hep" / "z_13TeV_test.npz"
+    result = runner.invoke(main, ["data", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1000 z events" in result.output
+    assert "median 90." in result.output
+
+
+@pytest.mark.parametrize(
+    "features, fragment",
+    [
+        (np.ones((5, 7)), "shape"),
+        (np.full((5, 8), np.nan), "finite"),
+        (np.zeros((5, 8)), "missing"),
+    ],
+)
+def test_data_check_rejects_bad_sample(runner, tmp_path, features, fragment):
+    path = tmp_path / "bad.npz"
+    np.savez(path, features=features, metadata=np.array("{}"))
+    result = runner.invoke(main, ["data", "check", str(path)])
+    assert result.exit_code == 1
+    assert fragment in result.output.lower()
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

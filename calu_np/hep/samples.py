@@ -197,16 +197,16 @@ def _check_features(features, path):
         if missing.size:
             row = missing[0]
             raise ValueError(
-                f"{path}: {missing.size} events have a missing {muon} (E <= 0), "
-                f"the first is row {row} with E = {energy[row]!r}"
+                f"{path}: {missing.size} event(s) have a missing {muon} (E <= 0), "
+                f"the first is row {row} with E = {float(energy[row])!r}"
             )
 
         spacelike = np.flatnonzero(energy - momentum < -ENERGY_MOMENTUM_RTOL * energy)
         if spacelike.size:
             row = spacelike[0]
             raise ValueError(
-                f"{path}: {spacelike.size} events have a {muon} with E < |p|, the first is row "
-                f"{row} with E = {energy[row]!r} GeV and |p| = {momentum[row]!r} GeV"
+                f"{path}: {spacelike.size} event(s) have a {muon} with E < |p|, the first is row "
+                f"{row} with E = {float(energy[row])!r} GeV and |p| = {float(momentum[row])!r} GeV"
             )
     return features
 
