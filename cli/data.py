@@ -7,7 +7,7 @@ from .common import output_path_callback, progress_bar
 
 @click.group()
 def data():
-    """Generate data sets."""
+    """Generate and check H/Z → μμ event files."""
 
 
 @data.command()

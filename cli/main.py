@@ -15,7 +15,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 # Command name -> (module inside calu_np_cli, attribute, one-line help for the listing).
 COMMANDS = {
     "train": ("train", "train", "Train a CALU network on one of the talk's tasks and print the learned formula."),
-    "data": ("data", "data", "Generate data sets (H/Z → μμ events with Pythia 8)."),
+    "data": ("data", "data", "Generate and check H/Z → μμ event files (generation needs Pythia 8)."),
     "fit": ("fit", "fit", "Discover an exact law in a CSV or .npz table and print it."),
     "formula": ("formula", "formula", "Print the law of a saved model as text, LaTeX, Python or SymPy."),
     "predict": ("predict", "predict", "Evaluate a saved model on the rows of a CSV or .npz table."),
