@@ -22,6 +22,7 @@ marker line of an existing file.
 
 import argparse
 import copy
+import importlib.util
 import os
 import platform
 import subprocess
@@ -233,6 +234,9 @@ def describe_versions():
 
 
 def main():
+    if importlib.util.find_spec("torch") is None:
+        sys.exit("bench_engines.py compares against PyTorch, which is not installed: "
+                 "pip install '.[bench]' (or torch==2.13.0 for the CPU build)")
     load_before = os.getloadavg()[0]
     rows = []
     for size in SIZES:
