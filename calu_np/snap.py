@@ -262,7 +262,7 @@ def _pursue(network, x, t, Ms, rows, groups, F, norms, support, tolerance, max_a
 def search_features(network, x, t, Ms, max_added=12):
     """Refit the last layer on the units' features plus one-step neighbours, added one at a time.
 
-    The library holds the feeding-layer rows of the features with a non-zero weight in Ms (a
+    The library contains the feeding-layer rows of the features with a non-zero weight in Ms (a
     refit), the all-zero row where 0 is allowed, and every row that differs from one of these
     in a single weight. Orthogonal matching pursuit then adds the library feature that best
     matches the residual, refitting and rounding after each addition, until round-off or
