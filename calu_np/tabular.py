@@ -115,8 +115,9 @@ def select(path, names, data, target, inputs=None):
     output_names = _split_names(target)
     if not output_names:
         raise ValueError("no target column given: pass --target NAME")
-    if len(set(output_names)) != len(output_names):
-        raise ValueError("a target column is listed twice in --target")
+    repeated = [name for name in dict.fromkeys(output_names) if output_names.count(name) > 1]
+    if repeated:
+        raise ValueError(f"invalid --target: the column {repeated[0]!r} is listed twice")
     input_names = _split_names(inputs) if inputs is not None else [name for name in names if name not in output_names]
     for name in output_names + input_names:
         if name not in names:

@@ -94,7 +94,8 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
     Every (model, op, range, seed) cell trains one model on y = a ∘ b and is appended to the
     results file when it finishes, so an interrupted sweep can be rerun to complete it. The
     table lists the success rate with its 95% Wilson interval, the median iteration at which
-    successful runs first met the criterion, and the median quantization error.
+    successful runs first met the criterion, and the median quantization error. For CALU that
+    error is measured before the snap, so a solved run can show a large one.
     """
     from calu_np import nalm as benchmark
 

@@ -185,7 +185,7 @@ def _check_features(features, path):
     bad_rows = np.flatnonzero(~np.isfinite(features).all(axis=1))
     if bad_rows.size:
         raise ValueError(
-            f"{path}: {bad_rows.size} events have NaN or infinite values, the first is row {bad_rows[0]}"
+            f"{path}: {bad_rows.size} event(s) have NaN or infinite values, the first is row {bad_rows[0]}"
         )
 
     for muon, start in (("mu+", 0), ("mu-", 4)):
