@@ -18,7 +18,7 @@ N_TEST = 2000
 
 @dataclass
 class RegressionResult:
-    """What one run produced: the trained network, its snap and the errors on both ranges."""
+    """Result of one run: the trained network, its snap report and the errors on both ranges."""
 
     task: object
     network: object
@@ -85,7 +85,12 @@ def run_regression(task_name, seed=0, steps=None, layers=None, q=None, lr=None, 
         raise ValueError(f"the layer spec {str(spec)!r} takes {spec.n_inputs} inputs but task {task.name!r} has {task.n_inputs}")
     if spec.n_outputs != len(task.output_names):
         raise ValueError(f"the layer spec {str(spec)!r} gives {spec.n_outputs} outputs but task {task.name!r} has {len(task.output_names)}")
-    q_texts = task.q if q is None else ([q] * len(spec.layers) if isinstance(q, str) else list(q))
+    if q is None:
+        q_texts = list(task.q)
+    elif isinstance(q, str):
+        q_texts = [q] * len(spec.layers)
+    else:
+        q_texts = list(q)
     if len(q_texts) == 1 and len(spec.layers) > 1:
         q_texts = q_texts * len(spec.layers)
     if len(q_texts) != len(spec.layers):

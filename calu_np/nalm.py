@@ -610,7 +610,7 @@ def thresholds_for(cells, protocol):
 
 @dataclass
 class SweepOutcome:
-    """What a sweep did: the records of every requested cell that is finished, and the failures."""
+    """Outcome of a sweep: the records of every requested cell that is finished, and the failures."""
 
     records: list
     ran: int

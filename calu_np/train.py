@@ -65,8 +65,8 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
     """Train `network.params` in place for `steps` mini-batch steps. Returns the loss curve.
 
     The learning rate and the regularizer ramp follow step_offset + step out of `total_steps`
-    (default `steps`). `progress`, if given, is called with the number of steps just completed;
-    `on_step`, if given, with the number of steps this call has taken so far, after each step.
+    (default `steps`). `progress`, if given, is called with the number of steps just completed.
+    `on_step`, if given, is called after each step with the number of steps this call has taken.
     On a NaN or inf loss the parameters are restored to the last step whose loss was finite and
     TrainingDiverged is raised, naming the step and the first layer that went non-finite.
     """

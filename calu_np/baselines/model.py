@@ -17,7 +17,7 @@ class LayerKind:
     """The pure functions behind one kind of layer.
 
     `clamp` projects the parameters onto their allowed set after each step (None when
-    unbounded); `sparse` says whether the NAU/NMU sparsity regulariser applies to "W".
+    unbounded); `sparse` is True where the NAU/NMU sparsity regulariser applies to "W".
     """
 
     init: object
