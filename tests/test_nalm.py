@@ -108,6 +108,25 @@ def test_baseline_cell_record():
     json.dumps(record)
 
 
+@pytest.mark.parametrize("model", ["nalu", "npu"])
+def test_baseline_cell_same_on_both_engines(model):
+    from calu_np import engine
+
+    previous = engine.get_engine()
+    records = {}
+    try:
+        for name in ("numpy", "numba"):
+            engine.set_engine(name)
+            records[name] = _cell_record(model, op="div")
+    finally:
+        engine.set_engine(previous)
+    assert records["numpy"]["detail"]["engine"] == "numpy"
+    assert records["numba"]["detail"]["engine"] == "numba"
+    numpy_checkpoints = np.array(records["numpy"]["checkpoints"])
+    numba_checkpoints = np.array(records["numba"]["checkpoints"])
+    np.testing.assert_allclose(numba_checkpoints, numpy_checkpoints, rtol=1e-9)
+
+
 def test_calu_cell_record():
     record = _cell_record("calu", protocol=nalm.Protocol(iterations=400, checkpoint_every=200, n_train=512,
                                                          n_valid=256, n_test=256, threshold_samples=20_000))
