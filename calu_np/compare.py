@@ -21,6 +21,7 @@ from .baselines import BASELINES, BaselineModel, FitConfig, baseline_stack, fit
 from .experiment import default_config, make_data, run_regression
 from .spec import parse_layers
 from .tasks import TASKS, get_task
+from .io import save_figure
 from .train import planned_steps
 
 # The talk's four models first, in the order of its table, then the other published units.
@@ -391,5 +392,5 @@ def plot_comparison(summary, tasks, models, trajectory, path):
     for axis in axes[1][len(trajectory.N):]:
         axis.set_visible(False)
 
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)

@@ -5,6 +5,7 @@ A model file holds, for every layer i, "i.logits", "i.theta" (if the phasor is t
 layer's Q (as [real, imag] pairs), the library version and whatever the caller adds.
 """
 
+import contextlib
 import json
 import os
 import tempfile
@@ -19,6 +20,44 @@ from .spec import parse_layers
 FORMAT = "calu_np.model/1"
 
 
+@contextlib.contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """Open a temporary file beside `path` and rename it over `path` when the block ends without error.
+
+    `mode` is "w" or "wb"; other keyword arguments go to `open`. A failed block or write leaves
+    `path` as it was and removes the temporary file, so no reader sees a half-written file.
+    Raises ValueError if the folder of `path` does not exist.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"invalid mode {mode!r}: expected 'w' or 'wb'")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {path}: the folder {folder} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode, **kwargs) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp creates the file readable by its owner only, so give it the usual mode instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def save_figure(figure, path, dpi=110):
+    """Save a matplotlib figure to `path` atomically, in the format its extension names (PNG by default)."""
+    extension = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+    with atomic_open(path, "wb") as stream:
+        figure.savefig(stream, dpi=dpi, format=extension or "png")
+
+
 def _encode_q(q):
     return [[float(v.real), float(v.imag)] for v in np.asarray(q, dtype=np.complex128)]
 
@@ -31,10 +70,6 @@ def save_model(path, network, metadata=None):
     infinite, or if the folder does not exist.
     """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"cannot write {path}: the folder {folder} does not exist")
-
     arrays = {}
     for key, value in network.params.items():
         arrays[key] = value
@@ -54,19 +89,8 @@ def save_model(path, network, metadata=None):
     full_metadata.update(metadata or {})
     arrays["metadata"] = np.array(json.dumps(full_metadata))
 
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".calu-np-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        # mkstemp creates the file readable by its owner only; give it the usual mode instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_open(path, "wb") as stream:
+        np.savez(stream, **arrays)
 
 
 def load_model(path):

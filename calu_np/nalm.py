@@ -792,10 +792,12 @@ def markdown_table(rows):
 
 
 def write_csv(rows, path):
-    """Write the summary rows to `path` as CSV with a header line."""
+    """Write the summary rows to `path` as CSV with a header line, atomically."""
     import csv
 
-    with open(path, "w", newline="", encoding="utf-8") as file:
+    from .io import atomic_open
+
+    with atomic_open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
         for row in rows:

@@ -98,6 +98,7 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
     error is measured before the snap, so a solved run can show a large one.
     """
     from calu_np import nalm as benchmark
+    from calu_np.io import atomic_open
 
     if checkpoint_every > iterations:
         raise click.BadParameter(f"{checkpoint_every} is more than --iterations {iterations}: "
@@ -139,9 +140,12 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
                    "use a new --results file to measure one version", err=True)
     rows = benchmark.summarise(outcome.records)
     table = benchmark.markdown_table(rows)
-    with open(table_path, "w", encoding="utf-8") as file:
-        file.write(table)
-    benchmark.write_csv(rows, csv_path)
+    try:
+        with atomic_open(table_path, "w", encoding="utf-8") as file:
+            file.write(table)
+        benchmark.write_csv(rows, csv_path)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(f"cannot write the tables: {error}") from None
     click.echo(table)
     click.echo(f"ran {outcome.ran} cells in {seconds:.0f} s, skipped {outcome.skipped} finished ones; "
                f"wrote {table_path} and {csv_path}", err=True)

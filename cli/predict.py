@@ -43,15 +43,19 @@ def predict(model, data, out):
         raise click.UsageError(f"invalid {data}: column {input_names[column]!r} is not finite in data row {row + 1}")
     Y = np.real(regressor.predict_complex(X))
 
-    stream = open(out, "w", newline="") if out is not None else sys.stdout
-    try:
+    def write_rows(stream):
         writer = csv.writer(stream)
         writer.writerow(input_names + output_names)
         for x_row, y_row in zip(X, Y):
             writer.writerow([repr(float(v)) for v in x_row] + [repr(float(v)) for v in y_row])
-    finally:
-        if out is not None:
-            stream.close()
+
+    if out is None:
+        write_rows(sys.stdout)
+    else:
+        from calu_np.io import atomic_open
+
+        with atomic_open(out, "w", newline="") as stream:
+            write_rows(stream)
 
     for k, name in enumerate(output_names):
         if name in index:

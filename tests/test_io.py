@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calu_np.io import load_model, save_model
+from calu_np.io import atomic_open, load_model, save_model
 from calu_np.network import Network, initialise
 from calu_np.spec import parse_q
 
@@ -95,3 +95,29 @@ def test_saved_file_follows_umask(tmp_path):
     finally:
         os.umask(previous)
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_atomic_open_failure_keeps_old_file(tmp_path):
+    path = tmp_path / "table.md"
+    path.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_open(path, "w") as stream:
+            stream.write("half of a new table")
+            raise RuntimeError("interrupted")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.md"]
+
+
+def test_atomic_open_replaces_file(tmp_path):
+    path = tmp_path / "table.md"
+    path.write_text("old\n")
+    with atomic_open(path, "w") as stream:
+        stream.write("new\n")
+    assert path.read_text() == "new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.md"]
+
+
+def test_atomic_open_missing_folder_rejected(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        with atomic_open(tmp_path / "missing" / "table.md", "w"):
+            pass

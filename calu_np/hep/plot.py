@@ -8,6 +8,7 @@ import numpy as np
 
 from calu_np.hep.classifier import SCALE_GEV
 from calu_np.hep.physics import invariant_mass
+from calu_np.io import save_figure
 
 
 def plot_feature_vs_mass(model, samples, feature, path, title=None):
@@ -40,7 +41,7 @@ def plot_feature_vs_mass(model, samples, feature, path, title=None):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)
     return path
 

@@ -11,8 +11,6 @@ Class labels for the Higgs-versus-Z classifier are ``LABELS``: Higgs = 1, Z = 0.
 """
 
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from calu_np.hep.physics import FEATURE_NAMES
+from calu_np.io import atomic_open
 
 LABELS = {"higgs": 1, "z": 0}
 
@@ -66,18 +65,8 @@ def save_sample(path, features, metadata):
     if not folder.is_dir():
         raise ValueError(f"{path}: cannot write the sample because folder {folder} does not exist")
 
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez_compressed(file, features=features, metadata=np.array(metadata_json))
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp creates the file readable by its owner only.
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as file:
+        np.savez_compressed(file, features=features, metadata=np.array(metadata_json))
 
 
 def load_sample(path):
