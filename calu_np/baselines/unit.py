@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nalu, nau, npu
+from . import nau
 from .model import LAYER_KINDS
 
 KIND_CODES = {"NAU": 0, "NMU": 1, "NAC": 2, "NALU": 3, "NPU": 4}
