@@ -24,10 +24,12 @@ Differences from the published protocol, also recorded in every result line:
 - Training batches are drawn from a fixed pool of `n_train` interpolation samples instead of a
   fresh sample per iteration, because the CALU and baseline training loops take a data set.
   The baselines draw each batch's rows with replacement, CALU without.
-- With `early_stop` (the default), a run stops at the first checkpoint whose interpolation
-  validation MSE is below the ε threshold simulated on the interpolation range. Only
-  interpolation data decide the stop, as they decide the selected checkpoint; extrapolation
-  data are only measured. `early_stop=False` runs every iteration.
+- A run of a model in `early_stop_models` (CALU by default) stops at the first checkpoint whose
+  interpolation validation MSE is below the ε threshold simulated on the interpolation range.
+  Only interpolation data decide the stop, as they decide the selected checkpoint, and
+  extrapolation data are only measured. The other models run every iteration, as published.
+  The stop saves CALU most of its run, and it can cost a run its success: it stops runs that
+  are close but not exact on the interpolation range, which the full run might have improved.
 - CALU counts every optimizer step towards `iterations`: its restarts, its main run and the
   retraining rounds its snap may use. Its checkpoints are evaluated on a snapped copy (argmax
   and least-squares refit only); the last checkpoint uses the full snap.
@@ -170,10 +172,20 @@ class Protocol:
     n_test: int = 10_000
     epsilon: float = 1e-5
     threshold_samples: int = 1_000_000
-    early_stop: bool = True
+    early_stop_models: tuple = ("calu",)
+
+    def __post_init__(self):
+        unknown = sorted(set(self.early_stop_models) - set(MODELS))
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r} in early_stop_models: expected names from {', '.join(MODELS)}")
+        # A tuple in a canonical order, so equal settings compare and serialise the same.
+        object.__setattr__(self, "early_stop_models", tuple(model for model in MODELS if model in self.early_stop_models))
 
     def as_dict(self):
-        return asdict(self)
+        """Return the settings as a JSON-ready dict, the form stored in every result line."""
+        settings = asdict(self)
+        settings["early_stop_models"] = list(self.early_stop_models)
+        return settings
 
 
 @dataclass(frozen=True)
@@ -499,7 +511,7 @@ def run_cell(cell, protocol, threshold, interpolation_threshold):
     version = code_version()
     start = time.perf_counter()
     data = make_cell_data(cell, protocol)
-    stop_below = interpolation_threshold if protocol.early_stop else None
+    stop_below = interpolation_threshold if cell.model in protocol.early_stop_models else None
     runner = run_calu if cell.model == "calu" else run_baseline
     tracker, detail = runner(cell, protocol, data, stop_below)
     seconds = time.perf_counter() - start
@@ -788,6 +800,30 @@ def markdown_table(rows):
             f"| {_format_optional(row['median_seconds'], '.1f')} "
             f"| {row['threshold']:.2e} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def markdown_success_matrix(rows):
+    """Return the successes of every model as a Markdown table: one line per operation and range.
+
+    A cell reads "successes/runs", with the success rate in bold where it is at least 95%.
+    """
+    models = [model for model in MODELS if any(row["model"] == model for row in rows)]
+    lines_by_pair = {}
+    for row in rows:
+        lines_by_pair.setdefault((row["op"], row["range"]), {})[row["model"]] = row
+    lines = ["| op | range | " + " | ".join(model.upper() for model in models) + " |",
+             "|---|---|" + "---|" * len(models)]
+    for (op, label), by_model in lines_by_pair.items():
+        cells = []
+        for model in models:
+            row = by_model.get(model)
+            if row is None:
+                cells.append("–")
+                continue
+            text = f"{row['successes']}/{row['runs']}"
+            cells.append(f"**{text}**" if row["success_rate"] >= 0.95 else text)
+        lines.append(f"| {OPERATION_SYMBOLS[op]} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -32,6 +32,13 @@ def _comma_list(allowed):
     return parse
 
 
+def _early_stop_models(ctx, param, value):
+    """Turn --early-stop into a list of models: 'none' gives an empty list."""
+    if value.strip().lower() == "none":
+        return []
+    return _comma_list(MODELS)(ctx, param, value)
+
+
 def _parse_ranges(ctx, param, value):
     """Turn --ranges into range indices: 'all', or 1-based numbers and interpolation ranges like '[1,2]'."""
     from calu_np.nalm import RANGES
@@ -72,9 +79,9 @@ def bench():
               help="Training iterations (optimizer steps) per run.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Iterations between evaluations of the interpolation and extrapolation MSE.")
-@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
-              help="Stop a run at the first checkpoint whose interpolation MSE is below the ε threshold "
-              "of the interpolation range.")
+@click.option("--early-stop", "early_stop_models", default="calu", show_default=True, callback=_early_stop_models,
+              help="Models whose runs stop at the first checkpoint with an interpolation MSE below the ε threshold "
+              "of the interpolation range: comma-separated, 'all' or 'none'. The others run every iteration.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes on this machine.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -87,7 +94,7 @@ def bench():
               help="Markdown table to write (default: the results path with .md).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="CSV table to write (default: the results path with .csv).")
-def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, early_stop, jobs, scheduler,
+def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, early_stop_models, jobs, scheduler,
          results_path, table_path, csv_path):
     """Run the single-module arithmetic task of the Neural Arithmetic Logic Modules benchmark.
 
@@ -113,7 +120,8 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
     stem = os.path.splitext(results_path)[0]
     table_path = table_path or f"{stem}.md"
     csv_path = csv_path or f"{stem}.csv"
-    protocol = benchmark.Protocol(iterations=iterations, checkpoint_every=checkpoint_every, early_stop=early_stop)
+    protocol = benchmark.Protocol(iterations=iterations, checkpoint_every=checkpoint_every,
+                                  early_stop_models=tuple(early_stop_models))
     cells = benchmark.make_cells(models, ops, ranges, range(first_seed, first_seed + seeds))
     done = benchmark.finished_records(results_path, protocol)
     pending = sum(cell.key() not in done for cell in cells)
@@ -139,7 +147,7 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
         click.echo(f"warning: the table mixes runs of {len(versions)} versions of calu_np ({', '.join(versions)}); "
                    "use a new --results file to measure one version", err=True)
     rows = benchmark.summarise(outcome.records)
-    table = benchmark.markdown_table(rows)
+    table = benchmark.markdown_success_matrix(rows) + "\n" + benchmark.markdown_table(rows)
     try:
         with atomic_open(table_path, "w", encoding="utf-8") as file:
             file.write(table)

@@ -247,3 +247,31 @@ def test_cli_nalm_rejects_unknown_range(tmp_path):
     result = CliRunner().invoke(main, ["bench", "nalm", "--ranges", "[3,4]", "--results", str(tmp_path / "r.jsonl")])
     assert result.exit_code == 2
     assert "unknown range" in result.output
+
+
+def test_cli_nalm_rejects_unknown_early_stop_model(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "nalm", "--early-stop", "calu,mlp", "--results", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 2
+    assert "unknown value 'mlp'" in result.output
+
+
+def test_protocol_early_stop_models_canonical():
+    protocol = nalm.Protocol(early_stop_models=("npu", "calu", "npu"))
+    assert protocol.early_stop_models == ("calu", "npu")
+    stored = json.loads(json.dumps(protocol.as_dict()))
+    assert stored == protocol.as_dict()
+    assert stored["early_stop_models"] == ["calu", "npu"]
+    with pytest.raises(ValueError, match="unknown model 'mlp'"):
+        nalm.Protocol(early_stop_models=("mlp",))
+
+
+def test_early_stop_only_for_listed_models():
+    # The NAU solves + on U[1,2] in about 6,000 iterations, so only the listed run stops before 10,000.
+    protocol = nalm.Protocol(iterations=10_000, checkpoint_every=500, n_train=2048, n_valid=512, n_test=512,
+                             threshold_samples=20_000, early_stop_models=("nau",))
+    stopping = _cell_record("nau", op="add", protocol=protocol)
+    running = _cell_record("nau", op="add", protocol=nalm.Protocol(**{**protocol.as_dict(), "early_stop_models": ()}))
+    assert stopping["detail"].get("stopped_early") is True
+    assert stopping["steps_run"] < 10_000
+    assert running["steps_run"] == 10_000
+    assert "stopped_early" not in running["detail"]
