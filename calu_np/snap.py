@@ -18,7 +18,11 @@ training loss wins. It is kept only if that loss is not above the soft model's:
 - "refit+search": when the best refit is above round-off, features one weight away from the
   used units are added one at a time, each the one that best matches the residual, refitting and
   rounding after each addition (orthogonal matching pursuit over exact monomials). This finds a
-  pure cube x³ next to a unit that computes x².
+  pure cube x³ next to a unit that computes x². Where the greedy pursuit misses and the library
+  is small, every support of one, two or more features (as many as MAX_SUPPORTS allows) is
+  fitted and rounded in turn. On a narrow input range such as [1.1, 1.2] every monomial is
+  nearly collinear with every other. There the pursuit that picked x0 for x0 + x1 then picks
+  x1²/x0² for the residual x1 − x0 rather than x1, and only the exhaustive search finds the law.
 - "refit+retrain×k": while the best refit is above round-off, the units that it leaves unused
   are re-initialised, everything else is frozen at its exact value, the network is retrained
   briefly and refitted again; k is the round that produced the weights (at most
@@ -34,6 +38,7 @@ elements, which is still an exact small number (an integer for integer Q); the r
 
 import itertools
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +54,13 @@ ROUND_OFF = 1e-20
 # The feature search tries every row of the feeding layer when there are at most this many
 # (5 values on 4 inputs is 625); above it, only rows near the used units.
 MAX_FULL_LIBRARY = 729
+# The exhaustive support search fits every support of k library features while there are at
+# most this many of them. That allows k ≤ 3 up to 32 rows (the 25 monomials of two inputs) and
+# k ≤ 2 up to 100 rows. Above 100 rows even the pairs exceed it, so the search is skipped.
+MAX_SUPPORTS = 5000
+# Supports of the exhaustive search, best first by their rounded fit, that are built into
+# exact weights and evaluated through the network.
+SUPPORTS_EVALUATED = 4
 
 
 @dataclass
@@ -267,8 +279,9 @@ def search_features(network, x, t, Ms, max_added=12):
     in a single weight. Orthogonal matching pursuit then adds the library feature that best
     matches the residual, refitting and rounding after each addition, until round-off or
     `max_added` additions. Where that misses and there are at most MAX_FULL_LIBRARY possible
-    rows, the pursuit is repeated over all of them. Returns (Ms, loss, merged) for the best
-    rounding seen, or None when not applicable.
+    rows, the pursuit is repeated over all of them, and where that misses too, every small
+    support of that library is tried (`_search_supports`). Returns (Ms, loss, merged) for the
+    best rounding seen, or None when not applicable.
     """
     if len(network.layers) < 2 or network.layers[-1].kind != "CALUa":
         return None
@@ -289,7 +302,8 @@ def search_features(network, x, t, Ms, max_added=12):
         for row in [start] + _neighbour_rows(start, values):
             library.setdefault(row.tobytes(), row)
     tolerance = ROUND_OFF * max(float(np.mean(np.abs(t) ** 2)), 1e-300)
-    best = _search_library(network, x, t, Ms, h, list(library.values()), used, tolerance, max_added, from_empty=False)
+    features = _library_features(network, Ms, h, list(library.values()), used)
+    best = _search_library(network, x, t, Ms, features, tolerance, max_added, from_empty=False)
     if best is not None and best[1] <= tolerance:
         return best
     if len(values) ** feeding.n_in > MAX_FULL_LIBRARY:
@@ -302,15 +316,27 @@ def search_features(network, x, t, Ms, max_added=12):
     for combination in itertools.product(values, repeat=feeding.n_in):
         row = np.array(combination, dtype=np.complex128)
         library.setdefault(row.tobytes(), row)
-    wide = _search_library(network, x, t, Ms, h, list(library.values()), used, tolerance, max_added, from_empty=True)
+    features = _library_features(network, Ms, h, list(library.values()), used)
+    wide = _search_library(network, x, t, Ms, features, tolerance, max_added, from_empty=True)
     if wide is not None and (best is None or wide[1] < best[1]):
         best = wide
+    if best is not None and best[1] <= tolerance:
+        return best
+
+    # The pursuit is greedy and never drops a feature, so nearly collinear features can still
+    # lead it astray from every start. Small supports are then tried one by one.
+    exhaustive = _search_supports(network, x, t, Ms, features, tolerance)
+    if exhaustive is not None and (best is None or exhaustive[1] < best[1]):
+        best = exhaustive
     return best
 
 
-def _search_library(network, x, t, Ms, h, rows, used, tolerance, max_added, from_empty):
-    """Run the pursuit of `search_features` over the feeding-layer `rows`, starting from the
-    used units and, with `from_empty`, also from no feature at all. Returns the best rounding."""
+def _library_features(network, Ms, h, rows, used):
+    """Evaluate the feeding-layer `rows` on its input h, dropping rows with a non-finite value.
+
+    Returns (rows, F, groups) with F of shape (n_samples, n_rows), where groups[i] lists the
+    used units whose weights are rows[i], or None when no row is left.
+    """
     feeding = network.layers[-2]
     if not rows:
         return None
@@ -321,14 +347,24 @@ def _search_library(network, x, t, Ms, h, rows, used, tolerance, max_added, from
     F = F[:, finite]
     if not rows:
         return None
-    norms = np.linalg.norm(F, axis=0)
-    norms = np.where(norms > 0, norms, 1.0)
 
     # Units that carry an output weight keep their place; the others are free for new rows.
     existing = {}
     for unit in np.flatnonzero(used):
         existing.setdefault(Ms[-2][unit].tobytes(), []).append(unit)
     groups = [existing.get(row.tobytes(), []) for row in rows]
+    return rows, F, groups
+
+
+def _search_library(network, x, t, Ms, features, tolerance, max_added, from_empty):
+    """Run the pursuit of `search_features` over the library `features` (from
+    `_library_features`), starting from the used units and, with `from_empty`, also from no
+    feature at all. Returns the best rounding."""
+    if features is None:
+        return None
+    rows, F, groups = features
+    norms = np.linalg.norm(F, axis=0)
+    norms = np.where(norms > 0, norms, 1.0)
 
     initial_supports = [[i for i, row in enumerate(rows) if groups[i]]]
     if from_empty:
@@ -342,6 +378,92 @@ def _search_library(network, x, t, Ms, h, rows, used, tolerance, max_added, from
         if found is not None and (best is None or found[1] < best[1]):
             best = found
         if best is not None and best[1] <= tolerance:
+            break
+    return best
+
+
+def round_onto_sums(c, values, max_terms):
+    """Return, for every entry of the array c, the sum of the terms `decompose` writes it as."""
+    rest = np.array(c, dtype=np.complex128)
+    total = np.zeros_like(rest)
+    active = np.ones(rest.shape, dtype=bool)
+    for _ in range(max_terms):
+        term = values[np.argmin(np.abs(rest[..., None] - values), axis=-1)]
+        # As in `decompose`, an entry stops at its first term that is 0 or does not bring it closer.
+        active &= (term != 0) & (np.abs(rest - term) < np.abs(rest))
+        if not np.any(active):
+            break
+        total = np.where(active, total + term, total)
+        rest = np.where(active, rest - term, rest)
+    return total
+
+
+def _search_supports(network, x, t, Ms, features, tolerance):
+    """Fit the last layer on every small support of the library and round each fit onto Q.
+
+    Supports of k = 1, 2, … library features are enumerated while there are at most
+    MAX_SUPPORTS of that size. Each is fitted by least squares and its coefficients rounded as
+    `_assign` rounds them. The squared residual of every rounded fit comes from the library's
+    Gram matrix, so one pass over the data serves all supports. Each output ranks the supports on
+    its own residual, and the SUPPORTS_EVALUATED best (the i-th best of every output combined)
+    are built into exact weights and evaluated through the network. Correlated features cannot
+    lead this search astray as they do the pursuit, because a law of k enumerated library
+    features with coefficients in Q·{±1} fits its own support to round-off and ranks first.
+    Returns (Ms, loss, merged) for the best rounding, or None when the library has too many rows
+    for even the pairs.
+    """
+    if features is None:
+        return None
+    rows, F, groups = features
+    n_rows = len(rows)
+    if math.comb(n_rows, 2) > MAX_SUPPORTS:
+        return None
+    last = network.layers[-1]
+    values = allowed_values(last)
+
+    # Unit-norm columns keep the Gram matrix as well conditioned as the features allow.
+    scale = np.linalg.norm(F, axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    F_unit = F / scale
+    gram = np.conj(F_unit).T @ F_unit
+    correlation = np.conj(F_unit).T @ t
+    energy = np.sum(np.abs(t) ** 2, axis=0)
+
+    all_supports, all_coefficients, all_residuals = [], [], []
+    for size in range(1, n_rows + 1):
+        if math.comb(n_rows, size) > MAX_SUPPORTS:
+            break
+        supports = np.array(list(itertools.combinations(range(n_rows), size)))
+        gram_s = gram[supports[:, :, None], supports[:, None, :]]
+        correlation_s = correlation[supports]
+        unit_c = np.linalg.pinv(gram_s, hermitian=True) @ correlation_s
+        c = unit_c / scale[supports][..., None]
+        rounded = round_onto_sums(c, values, last.n_in) * scale[supports][..., None]
+        # ‖t − F_S a‖² = ‖t‖² − 2 Re(aᴴ F_Sᴴ t) + aᴴ F_Sᴴ F_S a, per output, for unit-norm columns.
+        residual = (
+            energy
+            - 2.0 * np.real(np.sum(np.conj(rounded) * correlation_s, axis=1))
+            + np.real(np.einsum("nko,nkl,nlo->no", np.conj(rounded), gram_s, rounded))
+        )
+        all_supports.extend(supports)
+        all_coefficients.extend(c)
+        all_residuals.append(residual)
+    residuals = np.concatenate(all_residuals)
+    ranking = np.argsort(residuals, axis=0, kind="stable")
+
+    best = None
+    for rank in range(min(SUPPORTS_EVALUATED, len(residuals))):
+        coefficients = np.zeros((n_rows, t.shape[1]), dtype=np.complex128)
+        for output in range(t.shape[1]):
+            chosen = ranking[rank, output]
+            coefficients[all_supports[chosen], output] = all_coefficients[chosen][:, output]
+        assigned = _assign(network, Ms, groups, coefficients, rows)
+        if assigned is None:
+            continue
+        loss = snapped_loss(network, x, t, assigned[0])
+        if best is None or loss < best[1]:
+            best = (assigned[0], loss, assigned[1])
+        if loss <= tolerance:
             break
     return best
 

@@ -2,13 +2,22 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from calu_np.formula import formulas_of
 from calu_np.network import Network
-from calu_np.snap import allowed_values, decompose, snap
+from calu_np.snap import allowed_values, decompose, round_onto_sums, snap
 from calu_np.train import TrainConfig
+
+from tests.strategies import q_sets
 
 Q = np.array([0.0, 1.0, 2.0])
 PEAK = 12.0  # a logit margin that makes one softmax entry about 1 − 6e-6
+
+# The values one weight can take where the phasor trains: Q and −Q.
+signed_q_sets = q_sets.map(lambda q: np.concatenate([q, -q]))
+coefficients = st.complex_numbers(max_magnitude=12.0, allow_nan=False, allow_infinity=False)
 
 
 def product_data(n=200, seed=0, scale=1.0):
@@ -140,3 +149,51 @@ def test_snap_search_finds_neighbour_feature():
     assert report.loss_after < 1e-25
     assert np.all(np.isin(network.layers[0].fixed_M, allowed_values(network.layers[0])))
     assert np.all(np.isin(network.layers[1].fixed_M, allowed_values(network.layers[1])))
+
+
+@given(values=signed_q_sets, c=coefficients, max_terms=st.integers(1, 6))
+def test_round_onto_sums_matches_decompose(values, c, max_terms):
+    expected = sum(decompose(c, values, max_terms), 0j)
+    assert round_onto_sums(np.array([c]), values, max_terms)[0] == expected
+
+
+def narrow_network(rows, weights, units=5):
+    """A "2 units:CALUm 1:CALUa" network whose first units have the given exponent rows and output weights.
+
+    Exponents and weights are in {−2, …, 2}; a negative one sets its phasor to −1.
+    """
+    exponents = np.zeros((units, 2), dtype=int)
+    exponents[: len(rows)] = rows
+    out = np.zeros((1, units), dtype=int)
+    out[0, : len(weights)] = weights
+    network = Network(f"2 {units}:CALUm 1:CALUa", Q)
+    network.params = {
+        "0.logits": peaked_logits(np.abs(exponents)),
+        "0.theta": np.where(exponents < 0, 8.0, -8.0),
+        "1.logits": peaked_logits(np.abs(out)),
+        "1.theta": np.where(out < 0, 8.0, -8.0),
+    }
+    return network
+
+
+@pytest.mark.parametrize(
+    "sign, rows, weights, expected",
+    [
+        # Near misses that training reached over [1.1, 1.2]: x0·x1 + 1 for x0 + x1, x0/x1 − 1 for x0 − x1.
+        (1.0, [[1, 1], [0, 0]], [1, 1], "y0 = x0 + x1"),
+        (-1.0, [[1, -1], [0, 0]], [1, -1], "y0 = x0 - x1"),
+    ],
+)
+def test_snap_search_exact_law_on_narrow_range(sign, rows, weights, expected):
+    # Over [1.1, 1.2] every monomial is nearly collinear with the others, so the greedy pursuit
+    # picks wrong features for the residual. Only trying the supports one by one finds the law.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1.1, 1.2, size=(2000, 2))
+    t = x[:, :1] + sign * x[:, 1:2]
+    network = narrow_network(rows, weights)
+    report = snap(network, x, t)
+    assert report.exact
+    assert report.method == "refit+search"
+    assert formulas_of(network) == [expected]
+    x_far = rng.uniform(1.2, 6.0, size=(2000, 2))
+    np.testing.assert_allclose(network.forward(x_far)[0], x_far[:, :1] + sign * x_far[:, 1:2], rtol=0, atol=1e-13)
