@@ -827,6 +827,33 @@ def markdown_success_matrix(rows):
     return "\n".join(lines) + "\n"
 
 
+def markdown_model_times(records):
+    """Return a Markdown table of every model's speed over all the runs in `records`.
+
+    Per model: runs, successes, and the medians over its successful runs of the iteration and
+    the time at which they first met the criterion, then the median time per run over all runs.
+    Times are comparable between models only when their runs shared a machine and a sweep.
+    """
+    def median(values):
+        values = [value for value in values if value is not None]
+        return float(np.median(values)) if values else None
+
+    lines = ["| model | runs | solved | solved at (median) | time to solve (median s) | time per run (median s) |",
+             "|---|---|---|---|---|---|"]
+    for model in MODELS:
+        group = [record for record in records if record["model"] == model]
+        if not group:
+            continue
+        solved = [record for record in group if record["solved"]]
+        lines.append(
+            f"| {model.upper()} | {len(group)} | {len(solved)} "
+            f"| {_format_optional(median([record['solved_at'] for record in solved]), '.0f')} "
+            f"| {_format_optional(median([record['seconds_to_solve'] for record in solved]), '.2f')} "
+            f"| {_format_optional(median([record['seconds'] for record in group]), '.2f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_csv(rows, path):
     """Write the summary rows to `path` as CSV with a header line, atomically."""
     import csv

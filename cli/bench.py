@@ -147,7 +147,8 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
         click.echo(f"warning: the table mixes runs of {len(versions)} versions of calu_np ({', '.join(versions)}); "
                    "use a new --results file to measure one version", err=True)
     rows = benchmark.summarise(outcome.records)
-    table = benchmark.markdown_success_matrix(rows) + "\n" + benchmark.markdown_table(rows)
+    table = "\n".join([benchmark.markdown_success_matrix(rows), benchmark.markdown_model_times(outcome.records),
+                       benchmark.markdown_table(rows)])
     try:
         with atomic_open(table_path, "w", encoding="utf-8") as file:
             file.write(table)

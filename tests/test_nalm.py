@@ -222,6 +222,22 @@ def test_summary_counts_and_medians():
     assert "2/3 (67%)" in nalm.markdown_table([row])
 
 
+def test_success_matrix_and_model_times():
+    records = [
+        {"model": model, "op": "div", "range_index": RANGE_1_2, "solved": solved, "solved_at": 1000 if solved else None,
+         "quantization_error": 0.1, "seconds_to_solve": 0.5 if solved else None, "seconds": seconds,
+         "threshold": 1e-9}
+        for model, solved, seconds in [("calu", True, 0.5), ("calu", True, 0.7), ("npu", False, 3.0),
+                                       ("npu", True, 4.0)]
+    ]
+    matrix = nalm.markdown_success_matrix(nalm.summarise(records))
+    assert matrix.splitlines()[0] == "| op | range | CALU | NPU |"
+    assert matrix.splitlines()[2] == "| ÷ | U[1,2] → U[2,6] | **2/2** | 1/2 |"
+    times = nalm.markdown_model_times(records).splitlines()
+    assert times[2] == "| CALU | 2 | 2 | 1000 | 0.50 | 0.60 |"
+    assert times[3] == "| NPU | 2 | 1 | 1000 | 0.50 | 3.50 |"
+
+
 def test_cli_nalm_writes_and_resumes(tmp_path):
     results = tmp_path / "run.jsonl"
     arguments = ["bench", "nalm", "--models", "nmu", "--ops", "mul", "--ranges", "[1,2]", "--seeds", "1",
