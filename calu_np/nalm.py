@@ -740,6 +740,12 @@ SUMMARY_FIELDS = ("model", "op", "range", "runs", "successes", "success_rate", "
                   "threshold")
 
 
+def _median(values):
+    """Return the median of the values that are not None, or None when there are none."""
+    values = [value for value in values if value is not None]
+    return float(np.median(values)) if values else None
+
+
 def summarise(records):
     """Group records by (model, op, range) and return one summary dict per group.
 
@@ -749,10 +755,6 @@ def summarise(records):
     groups = {}
     for record in records:
         groups.setdefault((record["model"], record["op"], record["range_index"]), []).append(record)
-
-    def median(values):
-        values = [value for value in values if value is not None]
-        return float(np.median(values)) if values else None
 
     rows = []
     order = {name: i for i, name in enumerate(MODELS)}
@@ -769,10 +771,10 @@ def summarise(records):
             "success_rate": len(solved) / len(group),
             "wilson_low": low,
             "wilson_high": high,
-            "median_solved_at": median([record["solved_at"] for record in solved]),
-            "median_quantization_error": median([record["quantization_error"] for record in solved]),
-            "median_seconds_to_solve": median([record["seconds_to_solve"] for record in solved]),
-            "median_seconds": median([record["seconds"] for record in group]),
+            "median_solved_at": _median([record["solved_at"] for record in solved]),
+            "median_quantization_error": _median([record["quantization_error"] for record in solved]),
+            "median_seconds_to_solve": _median([record["seconds_to_solve"] for record in solved]),
+            "median_seconds": _median([record["seconds"] for record in group]),
             "threshold": group[0]["threshold"],
         })
     return rows
@@ -834,10 +836,6 @@ def markdown_model_times(records):
     the time at which they first met the criterion, then the median time per run over all runs.
     Times are comparable between models only when their runs shared a machine and a sweep.
     """
-    def median(values):
-        values = [value for value in values if value is not None]
-        return float(np.median(values)) if values else None
-
     lines = ["| model | runs | solved | solved at (median) | time to solve (median s) | time per run (median s) |",
              "|---|---|---|---|---|---|"]
     for model in MODELS:
@@ -847,9 +845,9 @@ def markdown_model_times(records):
         solved = [record for record in group if record["solved"]]
         lines.append(
             f"| {model.upper()} | {len(group)} | {len(solved)} "
-            f"| {_format_optional(median([record['solved_at'] for record in solved]), '.0f')} "
-            f"| {_format_optional(median([record['seconds_to_solve'] for record in solved]), '.2f')} "
-            f"| {_format_optional(median([record['seconds'] for record in group]), '.2f')} |"
+            f"| {_format_optional(_median([record['solved_at'] for record in solved]), '.0f')} "
+            f"| {_format_optional(_median([record['seconds_to_solve'] for record in solved]), '.2f')} "
+            f"| {_format_optional(_median([record['seconds'] for record in group]), '.2f')} |"
         )
     return "\n".join(lines) + "\n"
 
