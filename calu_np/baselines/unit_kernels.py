@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..kernels import adam_update
+
 NAU, NMU, NAC, NALU, NPU = 0, 1, 2, 3, 4
 EPS = 1e-7
 
@@ -208,17 +210,7 @@ def train_steps(kind, n_inputs, theta, m, v, last_good, x, t, batches, first_ste
             beta = min(l1_start * l1_growth ** (step // l1_every), l1_end)
         add_regulariser_gradient(n_inputs, theta, grad, strength, beta)
 
-        correction1 = 1.0 - beta1 ** (step + 1)
-        correction2 = 1.0 - beta2 ** (step + 1)
-        for k in range(n_params):
-            g = grad[k]
-            m_k = m[k] * beta1
-            m_k = m_k + (1.0 - beta1) * g
-            v_k = v[k] * beta2
-            v_k = v_k + (1.0 - beta2) * g * g
-            m[k] = m_k
-            v[k] = v_k
-            theta[k] = theta[k] - lr * (m_k / correction1) / (math.sqrt(v_k / correction2) + eps)
+        adam_update(theta, grad, m, v, lr, beta1, beta2, eps, 1.0 - beta1 ** (step + 1), 1.0 - beta2 ** (step + 1))
 
         if kind == NAU:
             for j in range(n_inputs):
