@@ -459,9 +459,11 @@ class CALURegressor:
         from .export import emit
 
         self._check_fitted()
-        return emit(self.expressions(), self.scale_, self._input_names(names), self._output_names(output_names), "text")
+        return emit(self.expressions(), self.scale_, self.input_names(names), self.output_names(output_names), "text")
 
-    def _input_names(self, names):
+    def input_names(self, names=None):
+        """Return the input names: `names` checked against the input count, or the names seen by
+        `fit` (`feature_names_in_`), or x0, x1, …"""
         if names is not None:
             names = list(names)
             if len(names) != self.n_features_in_:
@@ -469,7 +471,8 @@ class CALURegressor:
             return names
         return list(getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]))
 
-    def _output_names(self, names):
+    def output_names(self, names=None):
+        """Return the output names: `names`, or the names seen by `fit`, or y (y0, y1, … for several)."""
         n_outputs = self.network_.n_outputs
         if names is not None:
             return list(names)
@@ -482,8 +485,8 @@ class CALURegressor:
 
         self._check_fitted()
         data = {
-            "input_names": self._input_names(None),
-            "output_names": self._output_names(None),
+            "input_names": self.input_names(None),
+            "output_names": self.output_names(None),
             "output_scale": [float(s) for s in self.scale_],
             "regressor": {key: (list(value) if isinstance(value, tuple) else value)
                           for key, value in self.get_params().items()},

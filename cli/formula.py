@@ -14,8 +14,8 @@ def formula(model, emit):
 
     try:
         regressor, _ = CALURegressor.load(model)
-        text = emit_law(regressor.expressions(), regressor.scale_, regressor._input_names(None),
-                        regressor._output_names(None), emit)
+        text = emit_law(regressor.expressions(), regressor.scale_, regressor.input_names(),
+                        regressor.output_names(), emit)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     click.echo(text)

@@ -29,8 +29,8 @@ def predict(model, data, out):
         names, values = read_columns(data)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    input_names = regressor._input_names(None)
-    output_names = regressor._output_names(None)
+    input_names = regressor.input_names()
+    output_names = regressor.output_names()
     missing = [name for name in input_names if name not in names]
     if missing:
         raise click.UsageError(f"column {missing[0]!r} not found in {data}: the model needs {', '.join(input_names)}")

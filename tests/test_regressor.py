@@ -125,3 +125,14 @@ def test_refine_fixes_wrong_exponent():
     np.testing.assert_array_equal(Ms[0], [[1, -1]])
     np.testing.assert_array_equal(Ms[1], [[1]])
     assert loss < 1e-28
+
+
+def test_input_and_output_names_public():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1.0, 2.0, (200, 2))
+    model = CALURegressor(layers="2 3:CALUm 1:CALUa", random_state=0, **FAST).fit(X, X[:, 0] * X[:, 1])
+    assert model.input_names() == ["x0", "x1"]
+    assert model.output_names() == ["y"]
+    assert model.input_names(["a", "b"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="3 names for 2 inputs"):
+        model.input_names(["a", "b", "c"])
