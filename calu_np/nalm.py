@@ -31,8 +31,10 @@ Differences from the published protocol, also recorded in every result line:
   The stop saves CALU most of its run, and it can cost a run its success: it stops runs that
   are close but not exact on the interpolation range, which the full run might have improved.
 - CALU counts every optimizer step towards `iterations`: its restarts, its main run and the
-  retraining rounds its snap may use. Its checkpoints are evaluated on a snapped copy (argmax
-  and least-squares refit only); the last checkpoint uses the full snap.
+  retraining rounds its snap may use. Its checkpoints are evaluated on a copy snapped without
+  the retraining rounds (argmax, least-squares refit and feature search, on the first
+  CHECKPOINT_SNAP_POINTS pool samples). The last checkpoint of a run that did not stop early
+  uses the full snap on the whole pool.
 """
 
 import copy
