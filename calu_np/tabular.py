@@ -22,22 +22,25 @@ class Table:
     output_names: list
 
 
-def read_columns(path):
+def read_columns(path, needed=None):
     """Read a CSV file with a header row, or an .npz file of equal-length 1-D arrays.
 
-    Returns (names, data) with data a float64 array of shape (rows, columns). Raises ValueError
-    for a missing file, an empty file, a duplicated or empty column name, a row of the wrong
-    length or a cell that is not a number.
+    Returns (names, data) with data a float64 array of shape (rows, columns). The columns in
+    `needed` (every column when None) must hold numbers; in the others, a cell that is not a
+    number reads as NaN, so a text column the caller does not use is no error. Raises
+    ValueError for a missing file, an empty file, a duplicated or empty column name, a row of
+    the wrong length or a needed cell that is not a number.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"cannot read {path}: no such file")
+    needed = None if needed is None else set(needed)
     if path.lower().endswith(".npz"):
-        return _read_npz(path)
-    return _read_csv(path)
+        return _read_npz(path, needed)
+    return _read_csv(path, needed)
 
 
-def _read_csv(path):
+def _read_csv(path, needed):
     with open(path, newline="", encoding="utf-8-sig") as stream:
         reader = csv.reader(stream)
         try:
@@ -57,6 +60,9 @@ def _read_csv(path):
                 try:
                     values.append(float(cell))
                 except ValueError:
+                    if needed is not None and name not in needed:
+                        values.append(math.nan)
+                        continue
                     raise ValueError(f"invalid {path}: line {line_number}, column {name!r}: {cell.strip()!r} is not a number") from None
             rows.append(values)
     if not rows:
@@ -64,7 +70,7 @@ def _read_csv(path):
     return names, np.array(rows, dtype=np.float64)
 
 
-def _read_npz(path):
+def _read_npz(path, needed):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
@@ -80,6 +86,9 @@ def _read_npz(path):
         if value.ndim != 1:
             raise ValueError(f"invalid {path}: column {name!r} has shape {value.shape}, expected one 1-D array per column")
         if not (np.issubdtype(value.dtype, np.number) or value.dtype == bool) or np.iscomplexobj(value):
+            if needed is not None and name not in needed:
+                columns.append(np.full(len(value), math.nan))
+                continue
             raise ValueError(f"invalid {path}: column {name!r} has dtype {value.dtype}, expected real numbers")
         columns.append(value.astype(np.float64))
     lengths = {len(column) for column in columns}
@@ -149,8 +158,12 @@ def select(path, names, data, target, inputs=None):
 
 
 def load_table(path, target, inputs=None):
-    """Read `path` and select its columns (see `read_columns` and `select`)."""
-    names, data = read_columns(path)
+    """Read `path` and select its columns (see `read_columns` and `select`).
+
+    With `inputs`, only the target and input columns must hold numbers.
+    """
+    needed = None if inputs is None else _split_names(target) + _split_names(inputs)
+    names, data = read_columns(path, needed)
     return select(path, names, data, target, inputs)
 
 

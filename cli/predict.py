@@ -26,11 +26,11 @@ def predict(model, data, out):
 
     try:
         regressor, _ = CALURegressor.load(model)
-        names, values = read_columns(data)
+        input_names = regressor.input_names()
+        output_names = regressor.output_names()
+        names, values = read_columns(data, needed=input_names)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    input_names = regressor.input_names()
-    output_names = regressor.output_names()
     missing = [name for name in input_names if name not in names]
     if missing:
         raise click.UsageError(f"column {missing[0]!r} not found in {data}: the model needs {', '.join(input_names)}")
@@ -58,9 +58,11 @@ def predict(model, data, out):
             write_rows(stream)
 
     for k, name in enumerate(output_names):
-        if name in index:
-            truth = values[:, index[name]]
-            finite = np.isfinite(truth)
+        if name not in index:
+            continue
+        truth = values[:, index[name]]
+        finite = np.isfinite(truth)
+        if finite.any():
             error = float(np.mean((Y[finite, k] - truth[finite]) ** 2))
             relative = error / float(np.mean(truth[finite] ** 2))
             click.echo(f"{name}: MSE {error:.3e}, relative MSE {relative:.3e} ({int(finite.sum())} rows)", err=True)

@@ -66,6 +66,35 @@ def test_predict_on_wider_range(fitted):
     assert relative < 1e-28
 
 
+def test_predict_ignores_text_columns(fitted):
+    _, folder, model = fitted
+    rows = [row + ["sample"] for row in law_rows(2, n=20)]
+    rows[3][2] = "unknown"  # a target cell that is not a number is left out of the error report
+    data = write_csv(folder / "labelled.csv", ["q", "r", "F", "label"], rows)
+    result = CliRunner().invoke(main, ["predict", str(model), str(data)])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 21
+    assert "(19 rows)" in result.stderr
+
+
+def test_predict_text_in_input_column_rejected(fitted):
+    _, folder, model = fitted
+    rows = law_rows(3, n=5)
+    rows[1][0] = "n/a"
+    data = write_csv(folder / "bad_input.csv", ["q", "r", "F"], rows)
+    result = CliRunner().invoke(main, ["predict", str(model), str(data)])
+    assert result.exit_code == 2
+    assert "column 'q': 'n/a' is not a number" in result.output
+
+
+def test_fit_with_inputs_ignores_other_text_columns(tmp_path):
+    rows = [row + ["sample"] for row in law_rows(0)]
+    data = write_csv(tmp_path / "labelled.csv", ["q", "r", "F", "label"], rows)
+    result = CliRunner().invoke(main, ["fit", str(data), "--target", "F", "--inputs", "q,r", *FAST])
+    assert result.exit_code == 0, result.output
+    assert "F = q/r**2" in result.output
+
+
 def test_predict_missing_column(fitted):
     _, folder, model = fitted
     data = write_csv(folder / "only_q.csv", ["q"], [[1.0], [2.0]])
