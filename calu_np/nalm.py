@@ -551,8 +551,25 @@ def run_cell(cell, protocol, threshold, interpolation_threshold):
     }
 
 
+_warmed_up = set()
+
+
+def warm_up(model):
+    """Run a two-iteration cell of `model` once per process, so that numba compiles or loads its
+    kernels before any timed run. Later calls for the same model return at once."""
+    if model in _warmed_up:
+        return
+    protocol = Protocol(iterations=2, checkpoint_every=1, n_train=64, n_valid=16, n_test=16, early_stop_models=())
+    run_cell(Cell(model, "mul", 6, 0), protocol, 1.0, 1.0)
+    _warmed_up.add(model)
+
+
 def _run_cell_job(job):
-    """Worker entry point: `job` is (cell, protocol, threshold, interpolation_threshold)."""
+    """Worker entry point: `job` is (cell, protocol, threshold, interpolation_threshold).
+
+    The model is warmed up first, so that no cell's time includes numba's compilation.
+    """
+    warm_up(job[0].model)
     return run_cell(*job)
 
 
@@ -614,10 +631,14 @@ def append_result(path, record):
         os.fsync(file.fileno())
 
 
-def finished_records(path, protocol):
-    """Return {key: record} of the records in `path` made with exactly `protocol` (the last wins)."""
+def finished_records(path, protocol, records=None):
+    """Return {key: record} of the records in `path` made with exactly `protocol` (the last wins).
+
+    `records`, if given, are the records of `path` already read by `read_results`.
+    """
     wanted = protocol.as_dict()
-    return {record["key"]: record for record in read_results(path)
+    records = read_results(path) if records is None else records
+    return {record["key"]: record for record in records
             if record.get("format") == RESULTS_FORMAT and record.get("protocol") == wanted}
 
 
@@ -652,15 +673,17 @@ class SweepOutcome:
     failed: list
 
 
-def run_sweep(cells, protocol, results_path, jobs=1, scheduler=None, on_result=None):
+def run_sweep(cells, protocol, results_path, jobs=1, scheduler=None, on_result=None, done=None):
     """Run every cell of `cells` not yet in `results_path` and append each result as it finishes.
 
     jobs: worker processes on this machine (1 runs in this process). scheduler: the address of
     a Dask distributed scheduler; when given, cells run on its cluster and `jobs` is ignored.
     on_result(record), if given, is called after each record is written. A cell that raises is
-    logged and left out of the file, so a rerun tries it again. Returns a SweepOutcome.
+    logged and left out of the file, so a rerun tries it again. `done`, if given, is the result of
+    `finished_records(results_path, protocol)` read by the caller, so the file is read once.
+    Returns a SweepOutcome.
     """
-    done = finished_records(results_path, protocol)
+    done = dict(finished_records(results_path, protocol) if done is None else done)
     pending = [cell for cell in cells if cell.key() not in done]
     skipped = len(cells) - len(pending)
     thresholds = thresholds_for(pending, protocol)
@@ -800,8 +823,8 @@ def markdown_table(rows):
             f"| {100 * row['wilson_low']:.0f}–{100 * row['wilson_high']:.0f}% "
             f"| {_format_optional(row['median_solved_at'], '.0f')} "
             f"| {_format_optional(row['median_quantization_error'], '.1e')} "
-            f"| {_format_optional(row['median_seconds_to_solve'], '.1f')} "
-            f"| {_format_optional(row['median_seconds'], '.1f')} "
+            f"| {_format_optional(row['median_seconds_to_solve'], '.2f')} "
+            f"| {_format_optional(row['median_seconds'], '.2f')} "
             f"| {row['threshold']:.2e} |"
         )
     return "\n".join(lines) + "\n"

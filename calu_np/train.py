@@ -83,8 +83,10 @@ def run_adam(network, x, t, config, steps, rng, progress=None, step_offset=0, to
         global_step = step_offset + step
         batch = rng.choice(n, size=batch_size, replace=False) if batch_size < n else np.arange(n)
 
-        y, cache = network.forward(x[batch])
-        loss, residual = mse_forward(y, t[batch])
+        # A non-finite loss is reported by TrainingDiverged below, so NumPy's warnings add nothing.
+        with np.errstate(over="ignore", invalid="ignore"):
+            y, cache = network.forward(x[batch])
+            loss, residual = mse_forward(y, t[batch])
         if not np.isfinite(loss):
             network.params.clear()
             network.params.update(last_good)

@@ -269,6 +269,39 @@ def test_cli_nalm_rejects_unknown_early_stop_model(tmp_path):
     result = CliRunner().invoke(main, ["bench", "nalm", "--early-stop", "calu,mlp", "--results", str(tmp_path / "r.jsonl")])
     assert result.exit_code == 2
     assert "unknown value 'mlp'" in result.output
+    assert "'none'" in result.output
+
+
+def test_cli_range_numbers_match_ranges():
+    from calu_np_cli.bench import RANGE_NUMBERS
+
+    expected = ", ".join(f"{i + 1}={pair.name}" for i, pair in enumerate(nalm.RANGES))
+    assert RANGE_NUMBERS == expected
+
+
+def test_cli_nalm_interrupt_says_how_to_resume(tmp_path, monkeypatch):
+    def interrupted_sweep(cells, protocol, results_path, on_result=None, **options):
+        record = _cell_record("nau", op="add")
+        nalm.append_result(results_path, record)
+        on_result(record)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nalm, "run_sweep", interrupted_sweep)
+    results = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(main, ["bench", "nalm", "--models", "nau", "--ops", "add", "--ranges", "U[1,2]",
+                                       "--seeds", "2", "--results", str(results)])
+    assert result.exit_code == 130
+    assert "interrupted: 1 finished cell of this run saved" in result.output
+    assert "rerun the same command to run the other 1" in result.output
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_cli_nalm_table_folder_checked_first(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "nalm", "--results", str(tmp_path / "r.jsonl"),
+                                       "--table", str(tmp_path / "missing" / "t.md")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert not (tmp_path / "r.jsonl").exists()
 
 
 def test_protocol_early_stop_models_canonical():
