@@ -170,7 +170,7 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
                                           on_result=on_result, done=done)
         except KeyboardInterrupt:
             click.echo(f"\ninterrupted: {_count(len(finished_now), 'finished cell')} of this run saved in "
-                       f"{results_path}; rerun the same command to run the other {pending - len(finished_now)}",
+                       f"{results_path}; rerun the same command to run the remaining {pending - len(finished_now)}",
                        err=True)
             sys.exit(130)
         except OSError as error:

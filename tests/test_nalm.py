@@ -292,7 +292,7 @@ def test_cli_nalm_interrupt_says_how_to_resume(tmp_path, monkeypatch):
                                        "--seeds", "2", "--results", str(results)])
     assert result.exit_code == 130
     assert "interrupted: 1 finished cell of this run saved" in result.output
-    assert "rerun the same command to run the other 1" in result.output
+    assert "rerun the same command to run the remaining 1" in result.output
     assert not (tmp_path / "r.md").exists()
 
 
