@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    PYTHONPATH=. python bench/nalm_snap_ablation.py --set snap_search=false --seeds 0 --jobs 2 \
+    PYTHONPATH=. python bench/nalm_snap_ablation.py --set snap_search=false --seeds 1 --jobs 2 \
         --results /tmp/nalm-no-search.jsonl
 
 Every cell runs as in `calu-np bench nalm --models calu --early-stop none` (same protocol, data
@@ -62,7 +62,8 @@ def main():
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="a TrainConfig field to override for every CALU run")
     parser.add_argument("--ops", default="add,sub,mul,div")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds, from --first-seed on, as in calu-np bench")
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--early-stop", choices=["none", "calu"], default="none",
                         help="'calu' stops each run at its first checkpoint below the interpolation threshold")
@@ -76,8 +77,10 @@ def main():
             raise SystemExit(f"invalid --set {pair!r}: expected NAME=VALUE")
         overrides[name] = _parse_value(name, text)
     protocol = nalm.Protocol(early_stop_models=() if arguments.early_stop == "none" else ("calu",))
-    cells = nalm.make_cells(["calu"], arguments.ops.split(","), range(len(nalm.RANGES)),
-                            [int(seed) for seed in arguments.seeds.split(",")])
+    if arguments.seeds < 1 or arguments.first_seed < 0:
+        raise SystemExit("invalid --seeds or --first-seed: expected at least 1 seed, starting at 0 or more")
+    seeds = range(arguments.first_seed, arguments.first_seed + arguments.seeds)
+    cells = nalm.make_cells(["calu"], arguments.ops.split(","), range(len(nalm.RANGES)), seeds)
     done = nalm.finished_records(arguments.results, protocol)
     other = next((record for record in done.values() if record["detail"].get("overrides") != overrides), None)
     if other is not None:

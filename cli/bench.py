@@ -17,9 +17,9 @@ MODELS = ("calu", "nau", "nmu", "nac", "nalu", "npu")
 RANGE_NUMBERS = "1=[-20,-10], 2=[-2,-1], 3=[-1.2,-1.1], 4=[-0.2,-0.1], 5=[-2,2], 6=[0.1,0.2], 7=[1,2], 8=[1.1,1.2], 9=[10,20]"
 
 
-def _count(n, noun):
-    """Return "1 cell" or "3 cells"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def _count(n, noun, plural=None):
+    """Return "1 cell" or "3 cells" (`plural` for nouns without a plain "s")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 def _comma_list(allowed):
@@ -152,7 +152,7 @@ def nalm(models, ops, ranges, seeds, first_seed, iterations, checkpoint_every, e
         click.echo(f"note: {_count(other, 'run')} in {results_path} used other --iterations, --checkpoint-every or "
                    "--early-stop values and are left out", err=True)
     pending = sum(cell.key() not in done for cell in cells)
-    where = f"the Dask cluster at {scheduler}" if scheduler else _count(jobs, "worker process")
+    where = f"the Dask cluster at {scheduler}" if scheduler else _count(jobs, "worker process", "worker processes")
     click.echo(f"{_count(len(cells), 'cell')}: {len(cells) - pending} already in {results_path}, "
                f"{pending} to run on {where}", err=True)
 
