@@ -77,6 +77,9 @@ def main():
             raise SystemExit(f"invalid --set {pair!r}: expected NAME=VALUE")
         overrides[name] = _parse_value(name, text)
     protocol = nalm.Protocol(early_stop_models=() if arguments.early_stop == "none" else ("calu",))
+    unknown = [op for op in arguments.ops.split(",") if op not in nalm.OPERATIONS]
+    if unknown:
+        raise SystemExit(f"unknown operation {unknown[0]!r} in --ops: expected names from {', '.join(nalm.OPERATIONS)}")
     if arguments.seeds < 1 or arguments.first_seed < 0:
         raise SystemExit("invalid --seeds or --first-seed: expected at least 1 seed, starting at 0 or more")
     seeds = range(arguments.first_seed, arguments.first_seed + arguments.seeds)
@@ -96,7 +99,11 @@ def main():
     with ProcessPoolExecutor(max_workers=max(arguments.jobs, 1)) as executor:
         futures = [executor.submit(_run_cell_with_overrides, job) for job in jobs]
         for count, future in enumerate(as_completed(futures), 1):
-            record = future.result()
+            try:
+                record = future.result()
+            except Exception as error:  # noqa: BLE001 - one failed cell must not stop the others
+                print(f"{count}/{len(jobs)} failed: {type(error).__name__}: {error}; rerun to retry it", file=sys.stderr)
+                continue
             record["detail"]["overrides"] = overrides
             nalm.append_result(arguments.results, record)
             print(f"{count}/{len(jobs)} {record['key']} solved={record['solved']}", file=sys.stderr)

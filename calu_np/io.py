@@ -24,7 +24,7 @@ FORMAT = "calu_np.model/1"
 def atomic_open(path, mode="w", **kwargs):
     """Open a temporary file beside `path` and rename it over `path` when the block ends without error.
 
-    `mode` is "w" or "wb"; other keyword arguments go to `open`. A failed block or write leaves
+    `mode` is "w" or "wb", and other keyword arguments go to `open`. A failed block or write leaves
     `path` as it was and removes the temporary file, so no reader sees a half-written file.
     Raises ValueError if the folder of `path` does not exist.
     """

@@ -160,7 +160,7 @@ def test_round_onto_sums_matches_decompose(values, c, max_terms):
 def narrow_network(rows, weights, units=5):
     """A "2 units:CALUm 1:CALUa" network whose first units have the given exponent rows and output weights.
 
-    Exponents and weights are in {−2, …, 2}; a negative one sets its phasor to −1.
+    Exponents and weights are in {−2, …, 2}, and a negative one sets its phasor to −1.
     """
     exponents = np.zeros((units, 2), dtype=int)
     exponents[: len(rows)] = rows
@@ -184,7 +184,7 @@ def narrow_network(rows, weights, units=5):
         (-1.0, [[1, -1], [0, 0]], [1, -1], "y0 = x0 - x1"),
     ],
 )
-def test_snap_search_exact_law_on_narrow_range(sign, rows, weights, expected):
+def test_snap_search_narrow_range(sign, rows, weights, expected):
     # Over [1.1, 1.2] every monomial is nearly collinear with the others, so the greedy pursuit
     # picks wrong features for the residual. Only trying the supports one by one finds the law.
     rng = np.random.default_rng(0)

@@ -183,10 +183,10 @@ class UnitTrainer:
         self.diverged_at = None
 
     def run(self, count):
-        """Run up to `count` more steps and return how many ran; fewer means the loss diverged.
+        """Run up to `count` more steps and return how many ran, fewer when the loss diverged.
 
-        After a divergence θ is the last copy kept before it and `diverged_at` is the 1-based
-        number of the step whose loss was not finite; later calls run nothing.
+        After a divergence, θ is the last copy kept before it, and `diverged_at` is the 1-based
+        number of the step whose loss was not finite. Later calls run nothing.
         """
         if self.diverged_at is not None:
             return 0

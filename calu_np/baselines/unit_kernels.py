@@ -2,8 +2,8 @@
 
 The twin of `calu_np.baselines.unit.train_steps_reference`, which computes every step with the
 layer functions of `nau`, `nalu` and `npu` and NumPy's Adam. tests/test_unit.py checks that the
-two agree within 1e-9 relative after hundreds of steps. The unit has one output and `n` inputs, and its
-parameters live in one flat vector θ laid out as `unit.LAYOUTS` says.
+two agree within 1e-9 relative after hundreds of steps. The unit has one output and `n`
+inputs, and its parameters are one flat vector θ in the layout of `unit.LAYOUTS`.
 
 Per step, with the batch rows x_b, targets t_b, B rows and r_b = y_b − t_b:
 
